@@ -1,0 +1,49 @@
+# Every target bootstraps .venv itself: on a fresh machine `make test` and `make conformance`
+# need no other step. pyproject.toml is the single source of dependencies.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+# Pass extra arguments through, e.g. `make simulator ARGS='--defect nonce-not-echoed'`.
+ARGS   ?=
+
+.PHONY: all test conformance load simulator bench lint format report clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(ARGS)
+
+conformance: $(STAMP)
+	$(BIN)/psc-testkit conformance $(if $(TARGET),--target $(TARGET)) $(if $(DEFECT),--defect $(DEFECT)) $(ARGS)
+
+load: $(STAMP)
+	$(BIN)/psc-testkit load $(ARGS)
+
+simulator: $(STAMP)
+	$(BIN)/psc-testkit simulator $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/simulator_capacity.py $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+report: $(STAMP)
+	$(BIN)/psc-testkit report $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find reports -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1,0 +1,3 @@
+from psc_testkit.cli import main
+
+raise SystemExit(main())

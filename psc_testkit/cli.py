@@ -1,0 +1,105 @@
+"""`psc-testkit`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_PROFILE = Path("targets/simulator.toml")
+
+
+def _simulator_profile(explicit: str | None) -> Path:
+    for candidate in (explicit, os.environ.get("PSC_SIMULATOR_CONFIG")):
+        if candidate:
+            return Path(candidate)
+    if DEFAULT_PROFILE.exists():
+        return DEFAULT_PROFILE
+    raise SystemExit(
+        f"psc-testkit simulator: no profile at {DEFAULT_PROFILE}; "
+        "run from the project folder or pass --config FILE"
+    )
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from psc_testkit.simulator import defects as defect_registry
+
+    if args.list_defects:
+        print(defect_registry.listing())
+        return 0
+    from psc_testkit.simulator.server import run
+    from psc_testkit.simulator.settings import SettingsError, load_settings
+
+    try:
+        active = defect_registry.ActiveDefects(args.defect)
+        settings = load_settings(
+            _simulator_profile(args.config),
+            seed=args.seed,
+            tls=args.tls,
+            population=args.population,
+            ecps_approval_delay=args.ecps_delay,
+        )
+    except (SettingsError, defect_registry.UnknownDefect) as exc:
+        print(f"psc-testkit simulator: {exc}", file=sys.stderr)
+        return 2
+    try:
+        run(
+            settings,
+            host=args.host,
+            port=args.port,
+            wallet_port=args.wallet_port,
+            defects=active,
+            state_dir=Path(args.state_dir) if args.state_dir else None,
+        )
+    except OSError as exc:
+        print(f"psc-testkit simulator: cannot listen on {args.host}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="psc-testkit",
+        description="Conformance and load testing for Pro Santé Connect and other OIDC providers.",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    sim = commands.add_parser(
+        "simulator",
+        help="run the embedded PSC simulator",
+        description="Run the embedded PSC simulator. On start it prints `issuer=<url>`, "
+        "`wallet=<url>`, with --tls `ca=<path>`, and last `state=<dir>` (generated client keys "
+        "and certificates), one per line.",
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=0, help="issuer port (default 0: a free port)")
+    sim.add_argument("--wallet-port", type=int, default=0, help="authorization host port")
+    sim.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve HTTPS with a local CA generated at start (default: from the profile)",
+    )
+    sim.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start with this defect injected (repeatable); see --list-defects",
+    )
+    sim.add_argument("--list-defects", action="store_true", help="list the defects and exit")
+    sim.add_argument("--seed", type=int, default=None, help="seed of the synthetic directory")
+    sim.add_argument("--population", type=int, default=None, help="number of professionals")
+    sim.add_argument("--ecps-delay", type=float, default=None, help="e-CPS approval delay (s)")
+    sim.add_argument("--config", default=None, help=f"profile (default {DEFAULT_PROFILE})")
+    sim.add_argument("--state-dir", default=None, help="where to write keys and certificates")
+    sim.set_defaults(func=cmd_simulator)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))

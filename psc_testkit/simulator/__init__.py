@@ -1,0 +1,1 @@
+"""The embedded Pro Santé Connect simulator: a real OIDC provider shaped like PSC."""

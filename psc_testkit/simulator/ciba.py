@@ -1,0 +1,73 @@
+"""CIBA poll mode (OpenID CIBA Core 1.0) as PSC runs it: login_hint = idNat, a binding message
+shown on the e-CPS app, and PSC's own `channel` parameter (CARD or MOBILE)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, read_form
+from psc_testkit.simulator.provider import Provider
+from psc_testkit.simulator.store import Pending, new_id
+
+CHANNELS = {"CARD": "CARD", "MOBILE": "MOBILE"}
+
+
+def routes(p: Provider, oidc_path: str) -> list[Route]:
+    async def backchannel_authentication(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            client = p.authenticator.authenticate(request, form, p.now(), allow_public=False)
+            if not client.settings.ciba:
+                raise OAuthError("unauthorized_client", "CIBA is not enabled for this client")
+            scope = tuple(form.get("scope", "").split())
+            if "openid" not in scope:
+                raise OAuthError("invalid_scope", "the openid scope is required")
+            hints = [h for h in ("login_hint", "id_token_hint", "login_hint_token") if h in form]
+            if len(hints) != 1:
+                raise OAuthError(
+                    "invalid_request",
+                    "exactly one of login_hint, id_token_hint, login_hint_token is required",
+                )
+            if hints[0] != "login_hint":
+                raise OAuthError("invalid_request", "only login_hint (the idNat) is supported")
+            user = p.annuaire.get(form["login_hint"])
+            if user is None:
+                raise OAuthError("unknown_user_id", "no professional with this idNat")
+            binding = form.get("binding_message")
+            if binding is not None and not (0 < len(binding) <= 64):
+                raise OAuthError("invalid_binding_message", "binding_message must be 1-64 chars")
+            channel = form.get("channel", "MOBILE")
+            if channel not in CHANNELS:
+                raise OAuthError("invalid_request", "channel must be CARD or MOBILE")
+            expires_in = p.settings.ciba_expires_in
+            if (requested := form.get("requested_expiry")) is not None:
+                if not requested.isdigit() or int(requested) == 0:
+                    raise OAuthError(
+                        "invalid_request", "requested_expiry must be a positive integer"
+                    )
+                expires_in = min(expires_in, int(requested))
+        except OAuthError as exc:
+            return exc.response()
+        now = p.now()
+        auth_req_id = new_id(32)
+        p.store.pending[auth_req_id] = Pending(
+            key=auth_req_id,
+            user=user,
+            auth_mode=CHANNELS[channel],
+            approve_at=now + p.settings.ecps_approval_delay,
+            expires_at=now + expires_in,
+            client_id=client.client_id,
+            scope=scope,
+            binding_message=binding,
+            interval=p.settings.ciba_interval,
+        )
+        body = {
+            "auth_req_id": auth_req_id,
+            "expires_in": expires_in,
+            "interval": p.settings.ciba_interval,
+        }
+        return json_response(body, 200, NO_STORE)
+
+    return [Route(oidc_path + "/ext/ciba/auth", backchannel_authentication, methods=["POST"])]

@@ -1,0 +1,87 @@
+"""The simulator's control API, for tests, drivers and load scenarios — not part of PSC.
+
+GET  /_simulator/users?offset=&limit=      test professionals (idNat, names, professions, modes)
+POST /_simulator/clock    {"advance": s}    move the provider's clock forward
+POST /_simulator/phone    {"login_hint": idNat, "decision": "approve"|"deny"|"ignore"}
+POST /_simulator/rotate-keys                 new signing key; the old one stays in the JWKS
+GET  /_simulator/defects                     the defects this instance runs with
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from psc_testkit.simulator.http import query_params, read_body
+from psc_testkit.simulator.provider import Provider
+
+DECISIONS = {"approve", "deny", "ignore"}
+
+
+def routes(p: Provider) -> list[Route]:
+    async def body_json(request: Request) -> dict:
+        raw = await read_body(request)
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def bad(message: str) -> Response:
+        return JSONResponse({"error": message}, 400)
+
+    async def users(request: Request) -> Response:
+        params = query_params(request)
+        try:
+            offset = int(params.get("offset", "0"))
+            limit = min(int(params.get("limit", "100")), 10_000)
+        except ValueError:
+            return bad("offset and limit must be integers")
+        rows = [
+            {
+                "idNat": pro.id_nat,
+                "given_name": pro.given_name,
+                "family_name": pro.family_name,
+                "professions": list(pro.professions),
+                "modes": sorted(
+                    {a["codeModeExercice"] for e in pro.exercices for a in e["activities"]}
+                ),
+            }
+            for pro in p.annuaire.professionals[offset : offset + limit]
+        ]
+        return JSONResponse({"total": len(p.annuaire), "users": rows})
+
+    async def clock(request: Request) -> Response:
+        data = await body_json(request)
+        advance = data.get("advance", 0)
+        if not isinstance(advance, int | float) or advance < 0:
+            return bad("advance must be a non-negative number of seconds")
+        p.clock.advance(float(advance))
+        return JSONResponse({"offset": p.clock.offset, "now": p.now()})
+
+    async def phone(request: Request) -> Response:
+        data = await body_json(request)
+        id_nat, decision = data.get("login_hint"), data.get("decision")
+        if not isinstance(id_nat, str) or p.annuaire.get(id_nat) is None:
+            return bad("login_hint must be the idNat of a test professional")
+        if decision not in DECISIONS:
+            return bad(f"decision must be one of {sorted(DECISIONS)}")
+        p.store.phone_decisions[id_nat] = decision
+        return JSONResponse({"login_hint": id_nat, "decision": decision})
+
+    async def rotate(request: Request) -> Response:
+        return JSONResponse({"kid": p.keys.rotate()})
+
+    async def defects(request: Request) -> Response:
+        return JSONResponse({"defects": sorted(p.defects.names)})
+
+    return [
+        Route("/_simulator/users", users),
+        Route("/_simulator/clock", clock, methods=["POST"]),
+        Route("/_simulator/phone", phone, methods=["POST"]),
+        Route("/_simulator/rotate-keys", rotate, methods=["POST"]),
+        Route("/_simulator/defects", defects),
+    ]

@@ -1,0 +1,290 @@
+"""The provider's state and the operations the endpoints share: sessions, codes, token issuance."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from psc_testkit.simulator import claims as psc_claims
+from psc_testkit.simulator.annuaire import Annuaire
+from psc_testkit.simulator.clients import Client, ClientAuthenticator, build_clients
+from psc_testkit.simulator.clock import Clock
+from psc_testkit.simulator.defects import ActiveDefects
+from psc_testkit.simulator.keys import KeySet, at_hash
+from psc_testkit.simulator.settings import SimulatorSettings
+from psc_testkit.simulator.store import (
+    AccessToken,
+    AuthRequest,
+    Code,
+    Grant,
+    Pending,
+    RefreshToken,
+    Session,
+    Store,
+    new_id,
+)
+from psc_testkit.simulator.tls import LocalCA
+
+REALM_PATH = "/auth/realms/esante-wallet"
+OIDC_PATH = REALM_PATH + "/protocol/openid-connect"
+SESSION_COOKIE = "KEYCLOAK_IDENTITY"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    issuer: str
+    wallet_origin: str
+
+    @property
+    def authorization(self) -> str:
+        return self.wallet_origin + "/auth"
+
+    def _oidc(self, path: str) -> str:
+        return self.issuer + "/protocol/openid-connect" + path
+
+    @property
+    def token(self) -> str:
+        return self._oidc("/token")
+
+    @property
+    def userinfo(self) -> str:
+        return self._oidc("/userinfo")
+
+    @property
+    def jwks(self) -> str:
+        return self._oidc("/certs")
+
+    @property
+    def end_session(self) -> str:
+        return self._oidc("/logout")
+
+    @property
+    def introspection(self) -> str:
+        return self._oidc("/token/introspect")
+
+    @property
+    def revocation(self) -> str:
+        return self._oidc("/revoke")
+
+    @property
+    def ciba(self) -> str:
+        return self._oidc("/ext/ciba/auth")
+
+
+class Provider:
+    def __init__(
+        self,
+        settings: SimulatorSettings,
+        endpoints: Endpoints,
+        defects: ActiveDefects,
+        state_dir: Path,
+        ca: LocalCA | None,
+    ) -> None:
+        self.settings = settings
+        self.endpoints = endpoints
+        self.issuer = endpoints.issuer
+        self.defects = defects
+        self.tls = ca is not None
+        self.clock = Clock()
+        self.keys = KeySet()
+        self.annuaire = Annuaire(settings.seed, settings.population)
+        self.store = Store()
+        self.clients: dict[str, Client] = build_clients(settings.clients, state_dir, ca)
+        audiences = {
+            endpoints.issuer,
+            endpoints.token,
+            endpoints.introspection,
+            endpoints.revocation,
+            endpoints.ciba,
+        }
+        self.authenticator = ClientAuthenticator(self.clients, audiences, self.store.assertion_jtis)
+        # Defects that act at random (token-endpoint-flaky) draw from a seeded generator.
+        self.random = random.Random(settings.seed)
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    # Sessions -------------------------------------------------------------------------------
+
+    def live_session(self, sid: str | None) -> Session | None:
+        """The SSO session if it is neither ended, nor past 4 h, nor idle for 30 min."""
+        if not sid:
+            return None
+        session = self.store.sessions.get(sid)
+        if session is None or not self.session_alive(session):
+            return None
+        return session
+
+    def session_alive(self, session: Session) -> bool:
+        now = self.now()
+        s = self.settings
+        return (
+            not session.ended
+            and now - session.created <= s.session_max
+            and now - session.last_seen <= s.session_idle
+        )
+
+    def open_session(self, user_id_nat: str, auth_mode: str) -> Session:
+        now = self.now()
+        user = self.annuaire.get(user_id_nat)
+        assert user is not None
+        session = Session(new_id(24), user, auth_mode, int(now), now, now)
+        self.store.sessions[session.sid] = session
+        return session
+
+    def subject(self, session: Session) -> str:
+        return psc_claims.subject(session.user)
+
+    def phone_status(self, pending: Pending) -> str:
+        """What the simulated e-CPS phone says: approves after the configured delay unless a
+        decision set through the control API says deny, or ignore (the login then expires)."""
+        now = self.now()
+        if now >= pending.expires_at:
+            return "expired"
+        decision = self.store.phone_decisions.get(pending.user.id_nat, "approve")
+        if decision == "deny":
+            return "denied"
+        if decision == "ignore" or now < pending.approve_at:
+            return "pending"
+        return "approved"
+
+    def end_session(self, session: Session) -> None:
+        session.ended = True
+        self.store.sessions.pop(session.sid, None)
+
+    # Codes and tokens -------------------------------------------------------------------------
+
+    def issue_code(self, request: AuthRequest, session: Session) -> str:
+        value = new_id(32)
+        self.store.codes[value] = Code(
+            value, request, session, self.now() + self.settings.code_lifetime
+        )
+        return value
+
+    def issue_tokens(
+        self,
+        client: Client,
+        grant: Grant,
+        *,
+        nonce: str | None,
+        refresh_parent: RefreshToken | None = None,
+    ) -> dict:
+        """The token response for a grant: a JWT access token, a rotated refresh token and,
+        when `openid` was granted, an ID token."""
+        now = self.now()
+        iat = int(now)
+        s = self.settings
+        session = grant.session
+        session.last_seen = now
+        user = session.user
+        sub = psc_claims.subject(user)
+        acr = psc_claims.ACR[session.auth_mode]
+        jti = new_id(16)
+        access_claims = {
+            "exp": iat + s.access_token_lifetime,
+            "iat": iat,
+            "auth_time": session.auth_time,
+            "jti": jti,
+            "iss": self.issuer,
+            "sub": sub,
+            "typ": "Bearer",
+            "azp": client.client_id,
+            "nonce": grant.nonce or "",
+            "session_state": session.sid,
+            "acr": acr,
+            "scope": " ".join(grant.scope),
+            "sid": session.sid,
+            "authMode": session.auth_mode,
+            "otherIds": psc_claims.other_ids(user),
+            "preferred_username": user.id_nat,
+        }
+        if grant.cert_thumbprint:
+            access_claims["cnf"] = {"x5t#S256": grant.cert_thumbprint}
+        access_token = self.keys.sign(access_claims)
+        token = AccessToken(jti, access_token, grant, access_claims, iat + s.access_token_lifetime)
+        self.store.access_tokens[access_token] = token
+        self.store.access_by_jti[jti] = token
+        grant.access_jtis.add(jti)
+
+        # The refresh token dies with the session: at most its idle time, never past its maximum.
+        refresh_exp = min(now + s.refresh_token_lifetime, session.created + s.session_max)
+        refresh = RefreshToken(new_id(32), grant, now, refresh_exp)
+        self.store.refresh_tokens[refresh.value] = refresh
+        if refresh_parent is not None:
+            refresh_parent.rotated = True
+
+        response = {
+            "access_token": access_token,
+            "expires_in": s.access_token_lifetime,
+            "refresh_expires_in": int(refresh_exp - now),
+            "refresh_token": refresh.value,
+            "token_type": "Bearer",
+            "not-before-policy": 0,
+            "session_state": session.sid,
+            "scope": " ".join(grant.scope),
+        }
+        if "openid" in grant.scope:
+            response["id_token"] = self._id_token(client, grant, access_token, acr, sub, iat, nonce)
+        return response
+
+    def _id_token(
+        self,
+        client: Client,
+        grant: Grant,
+        access_token: str,
+        acr: str,
+        sub: str,
+        iat: int,
+        nonce: str | None,
+    ) -> str:
+        session = grant.session
+        lifetime = self.settings.access_token_lifetime
+        claims: dict = {
+            "iss": self.issuer,
+            "sub": sub,
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "exp": iat + lifetime,
+            "iat": iat,
+            "auth_time": session.auth_time,
+            "typ": "ID",
+            "acr": acr,
+            "amr": psc_claims.AMR[session.auth_mode],
+            "at_hash": at_hash(access_token),
+            "sid": session.sid,
+            "session_state": session.sid,
+        }
+        if nonce is not None and "nonce-not-echoed" not in self.defects:
+            claims["nonce"] = nonce
+        if "id-token-wrong-aud" in self.defects:
+            claims["aud"] = claims["azp"] = "some-other-client"
+        if "id-token-expired" in self.defects:
+            claims["exp"] = iat - 60
+        if "at-hash-wrong" in self.defects:
+            claims["at_hash"] = at_hash(access_token + "x")
+        token = self.keys.sign(claims)
+        if "id-token-bad-signature" in self.defects:
+            head, body, sig = token.split(".")
+            token = f"{head}.{body}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"
+        return token
+
+    def revoke_grant(self, grant: Grant) -> None:
+        grant.revoked = True
+
+    def access_token(self, value: str) -> AccessToken | None:
+        """The access token if it is still usable: not expired, revoked, or orphaned."""
+        token = self.store.access_tokens.get(value)
+        if token is None or token.revoked or token.grant.revoked:
+            return None
+        if token.expires_at <= self.now() or not self.session_alive(token.grant.session):
+            return None
+        return token
+
+    def refresh_token(self, value: str) -> RefreshToken | None:
+        token = self.store.refresh_tokens.get(value)
+        if token is None or token.grant.revoked or token.expires_at <= self.now():
+            return None
+        if not self.session_alive(token.grant.session):
+            return None
+        return token

@@ -1,0 +1,165 @@
+"""UserInfo (OIDC Core §5.3, RFC 6750), introspection (RFC 7662) and revocation (RFC 7009)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from psc_testkit.simulator import claims as psc_claims
+from psc_testkit.simulator.clients import client_cert
+from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, read_body, read_form
+from psc_testkit.simulator.provider import Provider
+from psc_testkit.simulator.store import AccessToken
+
+REALM = 'Bearer realm="esante-wallet"'
+
+
+def _bearer_error(error: str, description: str, status: int = 401) -> Response:
+    """RFC 6750 §3: the error goes in WWW-Authenticate as well as in the body."""
+    challenge = f'{REALM}, error="{error}", error_description="{description}"'
+    return json_response(
+        {"error": error, "error_description": description},
+        status,
+        {"WWW-Authenticate": challenge, **NO_STORE},
+    )
+
+
+def routes(p: Provider, oidc_path: str) -> list[Route]:
+    async def bearer_token(request: Request) -> str | Response:
+        """The access token from the header or, for POST, the form body (RFC 6750 §2.1, §2.2)."""
+        header = request.headers.get("authorization")
+        body_token = None
+        if request.method == "POST":
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type == "application/x-www-form-urlencoded":
+                try:
+                    body_token = (await read_form(request)).get("access_token")
+                except OAuthError as exc:
+                    return _bearer_error("invalid_request", exc.description, 400)
+            else:
+                await read_body(request)
+        if header is not None:
+            if body_token is not None:
+                return _bearer_error("invalid_request", "token sent by more than one method", 400)
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                return _bearer_error("invalid_request", "Authorization must be a Bearer token", 400)
+            return value.strip()
+        if body_token:
+            return body_token
+        # RFC 6750 §3.1: no credentials at all gets a challenge without an error code.
+        return Response(
+            b'{"error":"invalid_request","error_description":"no access token"}',
+            401,
+            {"WWW-Authenticate": REALM, **NO_STORE},
+            media_type="application/json",
+        )
+
+    def usable(request: Request, value: str) -> AccessToken | None:
+        token = p.access_token(value)
+        if token is None:
+            return None
+        bound = token.grant.cert_thumbprint
+        if bound is not None:
+            # RFC 8705 §3: a certificate-bound token needs the same certificate.
+            cert = client_cert(request)
+            if cert is None or cert[1] != bound:
+                return None
+        return token
+
+    async def userinfo(request: Request) -> Response:
+        try:
+            value = await bearer_token(request)
+        except OAuthError as exc:
+            return _bearer_error("invalid_request", exc.description, exc.status)
+        if isinstance(value, Response):
+            return value
+        token = usable(request, value)
+        if token is None:
+            return _bearer_error("invalid_token", "the access token is invalid or expired")
+        session = token.grant.session
+        scope_all = "scope_all" in token.grant.scope
+        client = p.clients.get(token.grant.client_id)
+        if "userinfo-sub-mismatch" in p.defects or (
+            client is not None and client.settings.userinfo_signed_response_alg
+        ):
+            claims = psc_claims.userinfo(session.user, session.auth_mode, scope_all)
+            if "userinfo-sub-mismatch" in p.defects:
+                claims["sub"] = psc_claims.subject(p.annuaire.professionals[0]) + "-other"
+            if client is not None and client.settings.userinfo_signed_response_alg:
+                claims.update(iss=p.issuer, aud=client.client_id)
+                return Response(p.keys.sign(claims), headers=NO_STORE, media_type="application/jwt")
+            return json_response(claims, 200, NO_STORE)
+        body = psc_claims.userinfo_json(session.user, session.auth_mode, scope_all)
+        return Response(body, headers=NO_STORE, media_type="application/json")
+
+    async def introspect(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            p.authenticator.authenticate(request, form, p.now(), allow_public=False)
+        except OAuthError as exc:
+            return exc.response()
+        value = form.get("token")
+        if not value:
+            return OAuthError("invalid_request", "token is required").response()
+        hint = form.get("token_type_hint")
+        access = None if hint == "refresh_token" else p.access_token(value)
+        if access is not None:
+            user = access.grant.session.user
+            body = {
+                **access.claims,
+                "client_id": access.grant.client_id,
+                "username": user.id_nat,
+                "SubjectNameID": user.id_nat,
+                "token_type": "Bearer",
+                "active": True,
+            }
+            return json_response(body, 200, NO_STORE)
+        refresh = p.refresh_token(value)
+        if refresh is not None and not refresh.rotated:
+            grant = refresh.grant
+            body = {
+                "active": True,
+                "client_id": grant.client_id,
+                "username": grant.session.user.id_nat,
+                "sub": p.subject(grant.session),
+                "iss": p.issuer,
+                "iat": int(refresh.issued_at),
+                "exp": int(refresh.expires_at),
+                "typ": "Refresh",
+                "token_type": "Refresh",
+                "scope": " ".join(grant.scope),
+                "sid": grant.session.sid,
+            }
+            return json_response(body, 200, NO_STORE)
+        return json_response({"active": False}, 200, NO_STORE)
+
+    async def revoke(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            client = p.authenticator.authenticate(request, form, p.now())
+            value = form.get("token")
+            if not value:
+                raise OAuthError("invalid_request", "token is required")
+            # RFC 7009 §2.1: the hint only speeds the search up; look everywhere regardless.
+            access = p.store.access_tokens.get(value)
+            refresh = p.store.refresh_tokens.get(value)
+            found = access.grant if access else refresh.grant if refresh else None
+            if found is not None and found.client_id != client.client_id:
+                raise OAuthError("unauthorized_client", "the token was issued to another client")
+            if access is not None:
+                access.revoked = True
+            if refresh is not None:
+                # Revoking a refresh token also ends the access tokens of its grant (§2.1).
+                p.revoke_grant(refresh.grant)
+        except OAuthError as exc:
+            return exc.response()
+        # §2.2: 200 whether or not the token was known, so tokens cannot be probed.
+        return Response(b"", 200, NO_STORE)
+
+    return [
+        Route(oidc_path + "/userinfo", userinfo, methods=["GET", "POST"]),
+        Route(oidc_path + "/token/introspect", introspect, methods=["POST"]),
+        Route(oidc_path + "/revoke", revoke, methods=["POST"]),
+    ]

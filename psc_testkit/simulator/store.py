@@ -1,0 +1,149 @@
+"""In-memory state of the provider: SSO sessions, pending logins, codes, grants and tokens.
+
+Everything lives in dicts keyed by an unguessable value and carries its expiry; a periodic sweep
+drops what has expired so a long load test does not grow memory without bound.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from psc_testkit.simulator.annuaire import Professional
+
+
+def new_id(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+@dataclass(slots=True)
+class AuthRequest:
+    """A validated authorization request, waiting for (or past) user authentication."""
+
+    client_id: str
+    redirect_uri: str
+    scope: tuple[str, ...]
+    state: str | None
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    response_mode: str
+    max_age: int | None
+    prompt: frozenset[str]
+    login_hint: str | None
+    acr_values: tuple[str, ...]
+    ui_locales: str | None
+    created: float
+
+
+@dataclass(slots=True)
+class Session:
+    """The SSO session (PSC: 4 h at most, 30 min idle)."""
+
+    sid: str
+    user: Professional
+    auth_mode: str  # CARD or MOBILE
+    auth_time: int
+    created: float
+    last_seen: float
+    ended: bool = False
+
+
+@dataclass(slots=True)
+class Pending:
+    """A login (browser e-CPS or CIBA) waiting for the phone's answer."""
+
+    key: str
+    user: Professional
+    auth_mode: str
+    approve_at: float
+    expires_at: float
+    request: AuthRequest | None = None  # browser flow
+    client_id: str | None = None  # CIBA
+    scope: tuple[str, ...] = ()
+    binding_message: str | None = None
+    interval: int = 5
+    last_poll: float = 0.0
+    decision: str = "approve"
+
+
+@dataclass(slots=True)
+class Grant:
+    """What one authorization (code or CIBA) produced; revoking it kills all its tokens."""
+
+    client_id: str
+    session: Session
+    scope: tuple[str, ...]
+    nonce: str | None
+    cert_thumbprint: str | None = None
+    revoked: bool = False
+    access_jtis: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Code:
+    value: str
+    request: AuthRequest
+    session: Session
+    expires_at: float
+    grant: Grant | None = None  # set once exchanged, so a replay can revoke it
+
+
+@dataclass(slots=True)
+class AccessToken:
+    jti: str
+    value: str
+    grant: Grant
+    claims: dict
+    expires_at: float
+    revoked: bool = False
+
+
+@dataclass(slots=True)
+class RefreshToken:
+    value: str
+    grant: Grant
+    issued_at: float
+    expires_at: float
+    rotated: bool = False
+
+
+class Store:
+    def __init__(self) -> None:
+        self.transactions: dict[str, AuthRequest] = {}
+        self.sessions: dict[str, Session] = {}
+        self.pending: dict[str, Pending] = {}
+        self.codes: dict[str, Code] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.access_by_jti: dict[str, AccessToken] = {}
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.assertion_jtis: dict[str, float] = {}
+        self.phone_decisions: dict[str, str] = {}
+
+    def sweep(self, now: float, session_max: int, session_idle: int) -> int:
+        """Drop expired entries; return how many were dropped."""
+        dropped = 0
+        for table, expired in (
+            (self.transactions, lambda r: now - r.created > 1800),
+            (self.pending, lambda p: p.expires_at < now - 60),
+            (self.codes, lambda c: c.expires_at < now - 600),
+            (self.refresh_tokens, lambda r: r.expires_at < now),
+            (
+                self.sessions,
+                lambda s: (
+                    s.ended or now - s.created > session_max or now - s.last_seen > session_idle
+                ),
+            ),
+        ):
+            dead = [k for k, v in table.items() if expired(v)]
+            for k in dead:
+                del table[k]
+            dropped += len(dead)
+        dead_at = [k for k, v in self.access_tokens.items() if v.expires_at < now]
+        for k in dead_at:
+            token = self.access_tokens.pop(k)
+            self.access_by_jti.pop(token.jti, None)
+        dead_jti = [k for k, exp in self.assertion_jtis.items() if exp < now]
+        for k in dead_jti:
+            del self.assertion_jtis[k]
+        return dropped + len(dead_at) + len(dead_jti)
