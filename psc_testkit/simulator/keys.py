@@ -72,12 +72,26 @@ class KeySet:
             claims, key.private, algorithm="RS256", headers={"kid": key.kid, "typ": typ}
         )
 
-    def verify(self, token: str, **options: object) -> dict:
-        """Verify a token one of our keys signed (id_token_hint); raise jwt.InvalidTokenError."""
+    def verify_hint(self, token: str, issuer: str, audience: str | None = None) -> dict:
+        """Verify an id_token_hint one of our keys signed; raise jwt.InvalidTokenError.
+
+        Times are not checked: a hint may be expired (OIDC Core §3.1.2.1), and the provider's
+        clock may have been moved while pyjwt would compare with the real one.
+        """
         kid = jwt.get_unverified_header(token).get("kid")
         for key in self.keys:
             if key.kid == kid:
-                return jwt.decode(token, key.private.public_key(), algorithms=["RS256"], **options)
+                return jwt.decode(
+                    token,
+                    key.private.public_key(),
+                    algorithms=["RS256"],
+                    issuer=issuer,
+                    audience=audience,
+                    options={
+                        "verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                        "verify_aud": audience is not None,
+                    },
+                )
         raise jwt.InvalidTokenError(f"unknown kid {kid!r}")
 
 

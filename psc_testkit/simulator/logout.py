@@ -29,9 +29,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         hint_claims = None
         if hint := params.get("id_token_hint"):
             try:
-                hint_claims = p.keys.verify(
-                    hint, issuer=p.issuer, options={"verify_exp": False, "verify_aud": False}
-                )
+                hint_claims = p.keys.verify_hint(hint, p.issuer)
             except jwt.InvalidTokenError as exc:
                 return error(lang, f"id_token_hint is not valid: {exc}")
         client_id = params.get("client_id")

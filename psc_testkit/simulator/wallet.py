@@ -67,9 +67,7 @@ def routes(p: Provider) -> list[Route]:
         if not hint:
             return None
         try:
-            claims = p.keys.verify(
-                hint, audience=client_id, issuer=p.issuer, options={"verify_exp": False}
-            )
+            claims = p.keys.verify_hint(hint, p.issuer, audience=client_id)
         except jwt.InvalidTokenError as exc:
             raise Redirectable("invalid_request", f"id_token_hint is not valid: {exc}") from None
         return claims["sub"]
