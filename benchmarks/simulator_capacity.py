@@ -18,6 +18,7 @@ import re
 import secrets
 import statistics
 import time
+from typing import ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from locust import FastHttpUser, constant, task
@@ -40,7 +41,7 @@ def record(name: str, ms: float) -> None:
 
 class LoginFlow(FastHttpUser):
     wait_time = constant(0)
-    users: list[str] = []
+    users: ClassVar[list[str]] = []
     wallet = ""
     token_path = userinfo_path = ""
 
@@ -124,8 +125,8 @@ def main() -> None:
     ap.add_argument("--tls", action="store_true", help="HTTPS (default: plain HTTP)")
     args = ap.parse_args()
 
-    import httpx
     import gevent
+    import httpx
 
     with SimulatorProcess(tls=args.tls) as sim:
         with httpx.Client(verify=False) as http:
@@ -147,14 +148,20 @@ def main() -> None:
         measured = {k: list(v) for k, v in samples.items()}
         runner.quit()
 
-    print(f"simulator capacity: {args.users} Locust users (FastHttpUser), {elapsed:.1f} s, "
-          f"{'HTTPS' if args.tls else 'HTTP'}")
-    print(f"flows/s: {done['ok'] / elapsed:.0f}   (completed {done['ok']}, failed {done['failed']})")
+    print(
+        f"simulator capacity: {args.users} Locust users (FastHttpUser), {elapsed:.1f} s, "
+        f"{'HTTPS' if args.tls else 'HTTP'}"
+    )
+    print(
+        f"flows/s: {done['ok'] / elapsed:.0f}   (completed {done['ok']}, failed {done['failed']})"
+    )
     print(f"{'step':<14}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'count':>9}")
     for name in ("authorize", "authenticate", "token", "userinfo", "flow"):
         values = measured.get(name, [])
-        print(f"{name:<14}{pct(values, 50):>9.2f}{pct(values, 95):>9.2f}{pct(values, 99):>9.2f}"
-              f"{len(values):>9}")
+        print(
+            f"{name:<14}{pct(values, 50):>9.2f}{pct(values, 95):>9.2f}{pct(values, 99):>9.2f}"
+            f"{len(values):>9}"
+        )
 
 
 if __name__ == "__main__":

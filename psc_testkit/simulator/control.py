@@ -15,30 +15,29 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from psc_testkit.simulator.http import query_params, read_body
+from psc_testkit.simulator.http import OAuthError, query_params, read_body
 from psc_testkit.simulator.provider import Provider
 
 DECISIONS = {"approve", "deny", "ignore"}
 
 
 def routes(p: Provider) -> list[Route]:
-    async def body_json(request: Request) -> dict:
-        raw = await read_body(request)
+    async def body_json(request: Request) -> dict | None:
         try:
-            data = json.loads(raw or b"{}")
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+            data = json.loads(await read_body(request) or b"{}")
+        except (ValueError, OAuthError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def bad(message: str) -> Response:
         return JSONResponse({"error": message}, 400)
 
     async def users(request: Request) -> Response:
-        params = query_params(request)
         try:
+            params = query_params(request)
             offset = int(params.get("offset", "0"))
             limit = min(int(params.get("limit", "100")), 10_000)
-        except ValueError:
+        except (ValueError, OAuthError):
             return bad("offset and limit must be integers")
         rows = [
             {
@@ -56,6 +55,8 @@ def routes(p: Provider) -> list[Route]:
 
     async def clock(request: Request) -> Response:
         data = await body_json(request)
+        if data is None:
+            return bad("the body must be a JSON object")
         advance = data.get("advance", 0)
         if not isinstance(advance, int | float) or advance < 0:
             return bad("advance must be a non-negative number of seconds")
@@ -64,6 +65,8 @@ def routes(p: Provider) -> list[Route]:
 
     async def phone(request: Request) -> Response:
         data = await body_json(request)
+        if data is None:
+            return bad("the body must be a JSON object")
         id_nat, decision = data.get("login_hint"), data.get("decision")
         if not isinstance(id_nat, str) or p.annuaire.get(id_nat) is None:
             return bad("login_hint must be the idNat of a test professional")

@@ -88,7 +88,9 @@ class KeySet:
                     issuer=issuer,
                     audience=audience,
                     options={
-                        "verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                        "verify_exp": False,
+                        "verify_iat": False,
+                        "verify_nbf": False,
                         "verify_aud": audience is not None,
                     },
                 )

@@ -36,7 +36,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                 try:
                     body_token = (await read_form(request)).get("access_token")
                 except OAuthError as exc:
-                    return _bearer_error("invalid_request", exc.description, 400)
+                    return _bearer_error("invalid_request", exc.description, exc.status)
             else:
                 await read_body(request)
         if header is not None:

@@ -119,8 +119,11 @@ class Sim:
         )
 
     def code(
-        self, client_id: str = "psc-testkit-basic", id_nat: str | None = None,
-        method: str = "cps", **overrides: str | None,
+        self,
+        client_id: str = "psc-testkit-basic",
+        id_nat: str | None = None,
+        method: str = "cps",
+        **overrides: str | None,
     ) -> CodeResult:
         params = self.params(client_id, **overrides)
         response = self.authorize(params)
@@ -146,8 +149,12 @@ class Sim:
             now = int(time.time())
             assertion = jwt.encode(
                 {
-                    "iss": client_id, "sub": client_id, "aud": audience or self.meta["token_endpoint"],
-                    "jti": str(uuid.uuid4()), "iat": now, "exp": now + 60,
+                    "iss": client_id,
+                    "sub": client_id,
+                    "aud": audience or self.meta["token_endpoint"],
+                    "jti": str(uuid.uuid4()),
+                    "iat": now,
+                    "exp": now + 60,
                 },
                 key,
                 algorithm="RS256",
@@ -163,17 +170,25 @@ class Sim:
         return httpx.BasicAuth(client_id, secret) if client_id == "psc-testkit-basic" else None
 
     def back(
-        self, endpoint: str, data: dict, client_id: str = "psc-testkit-basic",
+        self,
+        endpoint: str,
+        data: dict,
+        client_id: str = "psc-testkit-basic",
         http: httpx.Client | None = None,
     ) -> httpx.Response:
         headers, fields = self.client_auth(client_id, self.meta[endpoint])
         return (http or self.http).post(
-            self.meta[endpoint], data={**fields, **data}, headers=headers,
+            self.meta[endpoint],
+            data={**fields, **data},
+            headers=headers,
             auth=self.basic(client_id) or httpx.USE_CLIENT_DEFAULT,
         )
 
     def token(
-        self, result: CodeResult, client_id: str | None = None, http: httpx.Client | None = None,
+        self,
+        result: CodeResult,
+        client_id: str | None = None,
+        http: httpx.Client | None = None,
         **overrides: str | None,
     ) -> httpx.Response:
         data = {

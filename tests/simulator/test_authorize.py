@@ -1,4 +1,4 @@
-"""The wallet host's authorization endpoint and authentication pages (RFC 6749 §4.1, OIDC §3.1.2)."""
+"""The wallet host's authorization endpoint and login pages (RFC 6749 §4.1, OIDC §3.1.2)."""
 
 import pytest
 
@@ -11,7 +11,9 @@ def test_authorization_request_shows_the_login_page(sim):
     page = sim.authorize(sim.params())
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
-    assert 'name="idNat"' in page.text and 'value="cps"' in page.text and 'value="ecps"' in page.text
+    assert (
+        'name="idNat"' in page.text and 'value="cps"' in page.text and 'value="ecps"' in page.text
+    )
 
 
 def test_card_login_redirects_with_code_state_and_iss(sim):

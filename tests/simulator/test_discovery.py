@@ -3,9 +3,17 @@
 import jwt
 
 REQUIRED = (  # OIDC Discovery 1.0 §3 REQUIRED, plus what PSC's clients rely on
-    "issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported",
-    "subject_types_supported", "id_token_signing_alg_values_supported", "userinfo_endpoint",
-    "end_session_endpoint", "introspection_endpoint", "revocation_endpoint",
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "response_types_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+    "userinfo_endpoint",
+    "end_session_endpoint",
+    "introspection_endpoint",
+    "revocation_endpoint",
     "backchannel_authentication_endpoint",
 )
 
@@ -37,7 +45,10 @@ def test_metadata_is_complete_and_psc_shaped(sim):
     )
     assert set(meta["code_challenge_methods_supported"]) == {"plain", "S256"}
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth",
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "tls_client_auth",
     }
     assert meta["backchannel_token_delivery_modes_supported"] == ["poll"]
     assert meta["request_uri_parameter_supported"] is False

@@ -1,0 +1,131 @@
+"""Hostile and malformed input gets an RFC-shaped 4xx, never a 500, and nothing is lost."""
+
+import itertools
+
+import pytest
+
+POST_ENDPOINTS = [
+    "token_endpoint",
+    "introspection_endpoint",
+    "revocation_endpoint",
+    "backchannel_authentication_endpoint",
+    "userinfo_endpoint",
+]
+BODIES = [
+    ("application/x-www-form-urlencoded", b"%zz=%%%&&=="),
+    ("application/x-www-form-urlencoded", b"grant_type=\xff\xfe"),
+    ("application/x-www-form-urlencoded", b"a=1&a=2"),
+    ("application/x-www-form-urlencoded", b"=" * 5000),
+    ("application/json", b'{"grant_type": "authorization_code"}'),
+    ("text/plain", b"hello"),
+    (
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--",
+    ),
+    ("", b""),
+    ("application/x-www-form-urlencoded", b"grant_type=authorization_code&code=" + b"A" * 60000),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "body"), list(itertools.product(POST_ENDPOINTS, BODIES)))
+def test_malformed_bodies_get_a_4xx_json_error(sim, endpoint, body):
+    content_type, payload = body
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = sim.http.post(
+        sim.meta[endpoint],
+        content=payload,
+        headers=headers,
+        auth=("psc-testkit-basic", "sim-basic-6f1d2c9a4e"),
+    )
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert response.json()["error"]
+
+
+@pytest.mark.parametrize("endpoint", POST_ENDPOINTS)
+def test_a_huge_body_is_refused_with_413(sim, endpoint):
+    response = sim.http.post(
+        sim.meta[endpoint],
+        content=b"token=" + b"x" * (1024 * 1024),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        auth=("psc-testkit-basic", "sim-basic-6f1d2c9a4e"),
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "client_id=" + "x" * 20000,
+        "%zz",
+        "client_id=psc-testkit-basic&client_id=psc-testkit-basic",
+        "client_id=%FF%FE",
+        "client_id=psc-testkit-basic&redirect_uri=http://127.0.0.1:8080/callback&response_type=code"
+        "&scope=openid&state=" + "s" * 5000,
+        "",
+    ],
+)
+def test_malformed_authorization_requests_never_error_500(sim, query):
+    response = sim.http.get(sim.meta["authorization_endpoint"] + "?" + query)
+    assert response.status_code < 500
+    if response.status_code == 302:
+        assert response.headers["location"].startswith("http://127.0.0.1:8080/callback?")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Basic !!!notbase64"},
+        {"Authorization": "Basic " + "eA=="},  # "x": no colon
+        {"Authorization": "Basic"},
+        {"Authorization": "Bearer abc"},
+    ],
+)
+def test_malformed_client_credentials_are_invalid_client(sim, headers):
+    response = sim.http.post(
+        sim.meta["token_endpoint"],
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers=headers,
+    )
+    assert response.status_code in (400, 401)
+    assert response.json()["error"] in ("invalid_client", "invalid_request")
+
+
+def test_garbage_client_assertion_is_invalid_client(sim):
+    response = sim.http.post(
+        sim.meta["token_endpoint"],
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": "x",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": "not.a.jwt",
+        },
+    )
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("path", ["/auth/login", "/auth/ecps?tx=unknown", "/auth/ecps/status"])
+def test_login_pages_with_junk_do_not_error(sim, path):
+    url = sim.wallet_origin + path
+    response = (
+        sim.http.post(url, content=b"\xff\xfe", headers={"Content-Type": "text/plain"})
+        if path == "/auth/login"
+        else sim.http.get(url)
+    )
+    assert response.status_code < 500
+
+
+def test_control_api_rejects_junk(sim):
+    origin = sim.process.origin
+    assert sim.http.post(origin + "/_simulator/clock", content=b"{").status_code == 400
+    assert sim.http.post(origin + "/_simulator/clock", json={"advance": -5}).status_code == 400
+    assert sim.http.post(origin + "/_simulator/phone", json={"decision": "x"}).status_code == 400
+    assert sim.http.get(origin + "/_simulator/users?limit=abc").status_code == 400
+
+
+def test_logout_with_junk_does_not_error(sim):
+    for params in (
+        {"id_token_hint": "x" * 10000},
+        {"client_id": "nobody"},
+        {"post_logout_redirect_uri": "https://a.example"},
+    ):
+        assert sim.http.get(sim.meta["end_session_endpoint"], params=params).status_code == 400
