@@ -60,6 +60,48 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suite_dir() -> Path:
+    """The conformance suite ships beside the package (`conformance/` in the project)."""
+    return Path(__file__).resolve().parent.parent / "conformance"
+
+
+def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
+    import pytest
+
+    suite = _suite_dir()
+    if not suite.is_dir():
+        print(f"psc-testkit conformance: no suite at {suite}", file=sys.stderr)
+        return 2
+    reports = Path(args.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(suite),
+        "-p",
+        "psc_testkit.pytest_plugin",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(suite.parent),
+        "--target",
+        args.target,
+        "--summary",
+        str(reports / "summary.json"),
+        "--junitxml",
+        str(reports / "junit.xml"),
+        "-o",
+        "junit_family=xunit2",
+        "--alluredir",
+        str(reports / "allure-results"),
+        "--clean-alluredir",
+        "-q",
+    ]
+    for name in args.defect:
+        argv += ["--defect", name]
+    if args.strict:
+        argv.append("--psc-strict")
+    return int(pytest.main(argv + extra))
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="psc-testkit",
@@ -97,9 +139,38 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", default=None, help=f"profile (default {DEFAULT_PROFILE})")
     sim.add_argument("--state-dir", default=None, help="where to write keys and certificates")
     sim.set_defaults(func=cmd_simulator)
+
+    conf = commands.add_parser(
+        "conformance",
+        help="run the conformance suite against a target",
+        description="Run the conformance suite. Arguments after `--` go to pytest "
+        "(e.g. `-- -k discovery -x`). Exit 0 when every MUST holds.",
+    )
+    conf.add_argument(
+        "--target",
+        default=str(DEFAULT_PROFILE),
+        help=f"target profile (default {DEFAULT_PROFILE}: the embedded simulator)",
+    )
+    conf.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run against the simulator started with this defect (repeatable)",
+    )
+    conf.add_argument("--strict", action="store_true", help="SHOULD failures fail the run")
+    conf.add_argument("--reports", default="reports", help="output folder (default reports/)")
+    conf.set_defaults(func=cmd_conformance)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
     args = parser().parse_args(argv)
+    if args.func is cmd_conformance:
+        return cmd_conformance(args, extra)
     return int(args.func(args))

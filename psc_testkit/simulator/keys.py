@@ -62,7 +62,15 @@ class KeySet:
         for key in self.keys:
             private = key.private.private_numbers()
             keys.append(
-                {**key.jwk, "d": _uint(private.d), "p": _uint(private.p), "q": _uint(private.q)}
+                {
+                    **key.jwk,
+                    "d": _uint(private.d),
+                    "p": _uint(private.p),
+                    "q": _uint(private.q),
+                    "dp": _uint(private.dmp1),
+                    "dq": _uint(private.dmq1),
+                    "qi": _uint(private.iqmp),
+                }
             )
         return json.dumps({"keys": keys}).encode()
 

@@ -1,0 +1,253 @@
+"""OpenID Connect Discovery 1.0 §3 and RFC 8414 §2: the provider metadata members."""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from conformance.helpers import expect
+
+REQUIRED = [
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "response_types_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+]
+STRING_ARRAYS = [
+    "scopes_supported",
+    "response_types_supported",
+    "response_modes_supported",
+    "grant_types_supported",
+    "acr_values_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+    "userinfo_signing_alg_values_supported",
+    "token_endpoint_auth_methods_supported",
+    "token_endpoint_auth_signing_alg_values_supported",
+    "display_values_supported",
+    "claim_types_supported",
+    "claims_supported",
+    "claims_locales_supported",
+    "ui_locales_supported",
+    "code_challenge_methods_supported",
+    "introspection_endpoint_auth_methods_supported",
+    "revocation_endpoint_auth_methods_supported",
+    "backchannel_token_delivery_modes_supported",
+]
+BOOLEANS = [
+    "claims_parameter_supported",
+    "request_parameter_supported",
+    "request_uri_parameter_supported",
+    "require_request_uri_registration",
+    "authorization_response_iss_parameter_supported",
+    "frontchannel_logout_supported",
+    "backchannel_logout_supported",
+    "tls_client_certificate_bound_access_tokens",
+    "backchannel_user_code_parameter_supported",
+]
+ENDPOINTS = [
+    "authorization_endpoint",
+    "token_endpoint",
+    "userinfo_endpoint",
+    "jwks_uri",
+    "registration_endpoint",
+    "end_session_endpoint",
+    "introspection_endpoint",
+    "revocation_endpoint",
+    "backchannel_authentication_endpoint",
+]
+OIDC_RESPONSE_TYPES = {
+    "code",
+    "id_token",
+    "id_token token",
+    "code id_token",
+    "code token",
+    "code id_token token",
+}
+SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3 scope-token
+BCP47 = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+
+
+@pytest.mark.requirement("OIDCD-3", "MUST")
+@pytest.mark.parametrize("member", REQUIRED)
+def test_required_member_is_present(meta, member):
+    """OIDCD-3 MUST. Discovery lists issuer, authorization_endpoint, token_endpoint, jwks_uri,
+    response_types_supported, subject_types_supported and id_token_signing_alg_values_supported
+    as REQUIRED."""
+    expect(bool(meta.get(member)), f"{member} present and non-empty", repr(meta.get(member)))
+
+
+@pytest.mark.requirement("OIDCD-3", "SHOULD")
+@pytest.mark.parametrize("member", ["userinfo_endpoint", "scopes_supported", "claims_supported"])
+def test_recommended_member_is_present(meta, member):
+    """OIDCD-3 SHOULD. userinfo_endpoint, scopes_supported and claims_supported are
+    RECOMMENDED."""
+    expect(member in meta, f"{member} present", "absent")
+
+
+@pytest.mark.requirement("RFC8414-2", "MUST")
+@pytest.mark.parametrize("member", STRING_ARRAYS)
+def test_list_member_is_an_array_of_strings(meta, member):
+    """RFC8414-2 MUST. Metadata list members are "JSON array[s] containing a list of" strings."""
+    if member not in meta:
+        pytest.skip(f"{member} is not advertised")
+    value = meta[member]
+    expect(
+        isinstance(value, list) and all(isinstance(v, str) for v in value),
+        "a JSON array of strings",
+        repr(value),
+    )
+
+
+@pytest.mark.requirement("OIDCD-3", "MUST")
+@pytest.mark.parametrize("member", BOOLEANS)
+def test_boolean_member_is_a_boolean(meta, member):
+    """OIDCD-3 MUST. Members such as claims_parameter_supported are "Boolean value[s]"."""
+    if member not in meta:
+        pytest.skip(f"{member} is not advertised")
+    expect(isinstance(meta[member], bool), "true or false", repr(meta[member]))
+
+
+@pytest.mark.requirement("OIDCD-3", "MUST")
+@pytest.mark.parametrize("member", ENDPOINTS)
+def test_endpoint_is_an_https_url(meta, member):
+    """OIDCD-3 MUST. Endpoint URLs "MUST use the https scheme" (jwks_uri, authorization,
+    token, userinfo and registration endpoints; likewise RFC 8414 for the others)."""
+    if member not in meta:
+        pytest.skip(f"{member} is not advertised")
+    value = meta[member]
+    parts = urlsplit(value) if isinstance(value, str) else None
+    expect(
+        parts is not None and parts.scheme == "https" and bool(parts.netloc) and not parts.fragment,
+        "an https URL without fragment",
+        repr(value),
+    )
+
+
+@pytest.mark.requirement("OIDCC-3", "MUST")
+def test_response_types_include_code(meta):
+    """OIDCC-3 MUST (Basic OP). "Authorization Servers MUST support the Authorization Code
+    Flow" — response_types_supported contains code."""
+    expect(
+        "code" in (meta.get("response_types_supported") or []),
+        "code listed",
+        meta.get("response_types_supported"),
+    )
+
+
+@pytest.mark.requirement("OIDCD-3", "MUST")
+def test_response_types_are_oidc_values(meta):
+    """OIDCD-3 MUST. response_types_supported lists OpenID Connect response_type values."""
+    listed = meta.get("response_types_supported") or []
+    unknown = [
+        r
+        for r in listed
+        if " ".join(sorted(str(r).split()))
+        not in {" ".join(sorted(t.split())) for t in OIDC_RESPONSE_TYPES | {"none", "token"}}
+    ]
+    expect(not unknown, "only response_type values defined by OAuth 2.0 / OIDC", unknown)
+
+
+@pytest.mark.requirement("OIDCD-3", "MUST")
+def test_subject_types_are_public_or_pairwise(meta):
+    """OIDCD-3 MUST. "Valid types include pairwise and public"."""
+    listed = meta.get("subject_types_supported") or []
+    expect(bool(listed) and set(listed) <= {"public", "pairwise"}, "public and/or pairwise", listed)
+
+
+@pytest.mark.requirement("OIDCD-3", "MUST")
+def test_id_token_signing_algs_include_rs256(meta):
+    """OIDCD-3 MUST. "The RS256 signing algorithm MUST be included" in
+    id_token_signing_alg_values_supported."""
+    expect(
+        "RS256" in (meta.get("id_token_signing_alg_values_supported") or []),
+        "RS256 listed",
+        meta.get("id_token_signing_alg_values_supported"),
+    )
+
+
+@pytest.mark.requirement("OIDCD-3", "SHOULD")
+def test_scopes_include_openid(meta):
+    """OIDCD-3 SHOULD. "The server MUST support the openid scope value" — when scopes_supported
+    is published it lists openid."""
+    if "scopes_supported" not in meta:
+        pytest.skip("scopes_supported is not advertised")
+    expect("openid" in meta["scopes_supported"], "openid listed", meta["scopes_supported"])
+
+
+@pytest.mark.requirement("RFC6749-3.3", "MUST")
+def test_scopes_are_valid_scope_tokens(meta):
+    """RFC6749-3.3 MUST. scope-token = 1*( %x21 / %x23-5B / %x5D-7E )."""
+    if "scopes_supported" not in meta:
+        pytest.skip("scopes_supported is not advertised")
+    bad = [s for s in meta["scopes_supported"] if not SCOPE_TOKEN.match(str(s))]
+    expect(not bad, "RFC 6749 scope tokens", bad)
+
+
+@pytest.mark.requirement("RFC8414-2", "MUST")
+@pytest.mark.parametrize("member", ["ui_locales_supported", "claims_locales_supported"])
+def test_locales_are_bcp47_tags(meta, member):
+    """RFC8414-2 MUST. "...list of BCP 47 [RFC5646] language tag values"."""
+    if member not in meta:
+        pytest.skip(f"{member} is not advertised")
+    bad = [t for t in meta[member] if not BCP47.match(str(t))]
+    expect(not bad, "BCP 47 language tags", bad)
+
+
+@pytest.mark.requirement("OIDCD-3", "MUST")
+def test_grant_types_are_a_non_empty_list_with_authorization_code(meta):
+    """OIDCD-3 MUST. grant_types_supported, when present, is a list; a code-flow provider lists
+    authorization_code (absent means authorization_code and implicit)."""
+    if "grant_types_supported" not in meta:
+        pytest.skip("grant_types_supported is not advertised (defaults apply)")
+    expect(
+        "authorization_code" in (meta["grant_types_supported"] or []),
+        "authorization_code listed",
+        meta["grant_types_supported"],
+    )
+
+
+@pytest.mark.requirement("OIDCD-3", "MUST")
+def test_profile_client_auth_methods_are_advertised(meta, target):
+    """OIDCD-3 MUST. token_endpoint_auth_methods_supported lists the methods clients use
+    (absent means client_secret_basic only)."""
+    listed = meta.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
+    used = {c.auth_method for c in target.clients} - {"none"}
+    missing = sorted(used - set(listed))
+    expect(
+        not missing,
+        f"the profile's methods {sorted(used)} advertised",
+        f"missing {missing} from {listed}",
+    )
+
+
+@pytest.mark.requirement("RFC7636-4.3", "SHOULD")
+def test_pkce_s256_is_advertised(meta):
+    """RFC7636-4.3 / RFC9700-2.1.1 SHOULD. code_challenge_methods_supported lists S256 so clients
+    can detect PKCE support and pick the secure method."""
+    expect(
+        "S256" in (meta.get("code_challenge_methods_supported") or []),
+        "S256 listed",
+        meta.get("code_challenge_methods_supported"),
+    )
+
+
+@pytest.mark.requirement("OIDCD-3", "SHOULD")
+def test_none_is_not_advertised_for_id_tokens(meta):
+    """OIDCD-3 / RFC9700-2.6 SHOULD. An unsigned ID token (alg none) is only for responses
+    straight from the token endpoint to confidential clients; advertising it invites misuse."""
+    algs = meta.get("id_token_signing_alg_values_supported") or []
+    expect("none" not in algs, "none not listed", algs)
+
+
+@pytest.mark.requirement("CIBA-4", "MUST")
+def test_ciba_advertises_its_delivery_modes(meta):
+    """CIBA-4 MUST. A provider with a backchannel_authentication_endpoint publishes
+    backchannel_token_delivery_modes_supported (poll, ping and/or push)."""
+    if "backchannel_authentication_endpoint" not in meta:
+        pytest.skip("the provider does not offer CIBA")
+    modes = meta.get("backchannel_token_delivery_modes_supported") or []
+    expect(bool(modes) and set(modes) <= {"poll", "ping", "push"}, "poll, ping or push", modes)

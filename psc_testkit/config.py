@@ -1,0 +1,178 @@
+"""Target profiles: which provider to test, with which clients, users and login driver.
+
+A profile is a TOML file (`targets/*.toml`); `PSC_*` environment variables override its main
+fields, and secrets come only from the environment (`client_secret_env`), except in the
+simulator's own profile whose secrets are simulator-only values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message names the field and says why."""
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    client_id: str
+    auth_method: str
+    redirect_uri: str
+    post_logout_redirect_uri: str | None = None
+    secret: str | None = None
+    private_key_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    ciba: bool = False
+    userinfo_signed: bool = False
+
+    @property
+    def public(self) -> bool:
+        return self.auth_method == "none"
+
+
+@dataclass(frozen=True)
+class DriverProfile:
+    name: str = "simulator"
+    # Test professionals (idNat) to log in as; the simulator driver fetches some if empty.
+    users: tuple[str, ...] = ()
+    method: str = "cps"  # cps | ecps: how the simulated professional authenticates
+    # html_form: form fields to fill, "{user}" standing for the professional's identifier.
+    fields: dict[str, str] = field(default_factory=dict)
+    max_steps: int = 10
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    discovery_url: str
+    scopes: tuple[str, ...] = ("openid", "scope_all")
+    acr_values: str | None = "eidas1"
+    clients: tuple[ClientProfile, ...] = ()
+    driver: DriverProfile = field(default_factory=DriverProfile)
+    ca_file: Path | None = None
+    timeout: float = 10.0
+    simulator: bool = False
+    control_origin: str | None = None  # the simulator's control API, when the target is it
+
+    @property
+    def scope(self) -> str:
+        return " ".join(self.scopes)
+
+    def client(self, auth_method: str | None = None) -> ClientProfile | None:
+        """The first client registered for `auth_method` (or the first one at all)."""
+        for client in self.clients:
+            if auth_method is None or client.auth_method == auth_method:
+                return client
+        return None
+
+    @property
+    def primary(self) -> ClientProfile:
+        return self.clients[0]
+
+    @property
+    def secondary(self) -> ClientProfile | None:
+        """Another confidential client, to prove codes and tokens are bound to their client."""
+        for client in self.clients[1:]:
+            if not client.public and client.auth_method != "tls_client_auth":
+                return client
+        return None
+
+
+def _path(raw: object, substitutions: dict[str, str], base: Path) -> Path | None:
+    if not raw:
+        return None
+    text = str(raw).format(**substitutions)
+    path = Path(text)
+    return path if path.is_absolute() else base / path
+
+
+def _client(raw: dict, index: int, subst: dict[str, str], base: Path) -> ClientProfile:
+    where = f"clients[{index}]"
+    for key in ("client_id", "auth_method"):
+        if key not in raw:
+            raise ProfileError(f"{where}: missing field {key!r}")
+    redirect = raw.get("redirect_uri") or next(iter(raw.get("redirect_uris", [])), None)
+    if not redirect:
+        raise ProfileError(f"{where} ({raw['client_id']}): needs redirect_uri")
+    secret = raw.get("client_secret")
+    if raw.get("client_secret_env"):
+        secret = os.environ.get(raw["client_secret_env"])
+        if secret is None and raw["auth_method"].startswith("client_secret"):
+            raise ProfileError(
+                f"{where} ({raw['client_id']}): set the environment variable "
+                f"{raw['client_secret_env']} to the client secret"
+            )
+    post_logout = raw.get("post_logout_redirect_uri") or next(
+        iter(raw.get("post_logout_redirect_uris", [])), None
+    )
+    return ClientProfile(
+        client_id=str(raw["client_id"]),
+        auth_method=str(raw["auth_method"]),
+        redirect_uri=str(redirect),
+        post_logout_redirect_uri=post_logout,
+        secret=secret,
+        private_key_file=_path(raw.get("private_key_file"), subst, base),
+        tls_cert_file=_path(raw.get("tls_cert_file"), subst, base),
+        tls_key_file=_path(raw.get("tls_key_file"), subst, base),
+        ciba=bool(raw.get("ciba", False)),
+        userinfo_signed=bool(raw.get("userinfo_signed_response_alg")),
+    )
+
+
+def load_target(path: Path, **runtime: str) -> Target:
+    """Read a profile. `runtime` fills what is known only at run time: for the simulator,
+    `discovery_url`, `state` (its folder of generated keys), `ca_file` and `control_origin`."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"{path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    table = data.get("target", {})
+    base = path.parent.resolve()
+    subst = {"state": runtime.get("state", "")}
+    discovery = (
+        runtime.get("discovery_url")
+        or os.environ.get("PSC_DISCOVERY_URL")
+        or table.get("discovery_url")
+    )
+    if not discovery:
+        raise ProfileError(f"{path}: [target] needs discovery_url (or PSC_DISCOVERY_URL)")
+    clients = tuple(_client(raw, i, subst, base) for i, raw in enumerate(data.get("clients", [])))
+    if not clients:
+        raise ProfileError(f"{path}: at least one [[clients]] entry is needed")
+    if runtime.get("state"):
+        # mTLS clients the simulator could not register (no TLS) are left out.
+        clients = tuple(
+            c
+            for c in clients
+            if c.auth_method != "tls_client_auth" or (c.tls_cert_file and c.tls_cert_file.exists())
+        )
+    raw_driver = data.get("driver", {})
+    users = os.environ.get("PSC_USERS")
+    driver = DriverProfile(
+        name=str(raw_driver.get("name", "simulator")),
+        users=tuple(users.split(",")) if users else tuple(raw_driver.get("users", ())),
+        method=str(raw_driver.get("method", "cps")),
+        fields=dict(raw_driver.get("fields", {})),
+        max_steps=int(raw_driver.get("max_steps", 10)),
+    )
+    ca = runtime.get("ca_file") or os.environ.get("PSC_CA_FILE") or table.get("ca_file")
+    scopes = table.get("scopes", ["openid", "scope_all"])
+    return Target(
+        name=str(table.get("name", path.stem)),
+        discovery_url=str(discovery),
+        scopes=tuple(scopes.split() if isinstance(scopes, str) else scopes),
+        acr_values=table.get("acr_values", "eidas1") or None,
+        clients=clients,
+        driver=driver,
+        ca_file=_path(ca, subst, base),
+        timeout=float(table.get("timeout", 10.0)),
+        simulator=bool(table.get("simulator", False)),
+        control_origin=runtime.get("control_origin"),
+    )

@@ -1,0 +1,84 @@
+"""Generic login through HTML forms, as Keycloak or LemonLDAP::NG render them.
+
+Follows redirects within the provider, finds the form that has the configured fields, fills
+them ("{user}" is the professional's identifier), keeps hidden inputs and checked defaults, and
+submits; a form with none of the configured fields (a consent page) is submitted as it is.
+Nothing here knows the simulator: only the profile's field names do.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+import httpx
+
+from psc_testkit.config import DriverProfile
+from psc_testkit.drivers import LoginError
+from psc_testkit.drivers.common import callback_of, no_redirect
+from psc_testkit.flow import AuthorizationResponse, parse_forms
+
+SUBMIT_TYPES = {"submit", "image"}
+
+
+def _form_data(form: dict, fields: dict[str, str], user: str) -> dict[str, str]:
+    data: dict[str, str] = {}
+    for field in form["inputs"]:
+        name = field.get("name")
+        if not name:
+            continue
+        kind = field.get("type", "text").lower()
+        if kind in ("radio", "checkbox"):
+            if "checked" in field and name not in data:
+                data[name] = field.get("value", "on")
+        elif kind in SUBMIT_TYPES or field["tag"] == "button":
+            continue
+        else:
+            data.setdefault(name, field.get("value", ""))
+    for name, value in fields.items():
+        data[name] = value.replace("{user}", user)
+    # The first submit button with a name is what a person clicks (e.g. Keycloak's "login").
+    for field in form["inputs"]:
+        if (
+            field.get("type", "submit").lower() in SUBMIT_TYPES or field["tag"] == "button"
+        ) and field.get("name"):
+            data.setdefault(field["name"], field.get("value", ""))
+            break
+    return data
+
+
+class HtmlFormDriver:
+    def __init__(self, profile: DriverProfile) -> None:
+        if not profile.fields:
+            raise LoginError("the html_form driver needs [driver.fields] in the profile")
+        self.fields = profile.fields
+        self.max_steps = profile.max_steps
+
+    def authenticate(
+        self, browser: httpx.Client, url: str, redirect_uri: str, user: str
+    ) -> AuthorizationResponse:
+        response = browser.get(url)
+        for _ in range(self.max_steps):
+            if (done := callback_of(response, redirect_uri)) is not None:
+                return done
+            if response.is_redirect and response.headers.get("location"):
+                response = browser.get(urljoin(str(response.url), response.headers["location"]))
+                continue
+            if response.status_code != 200 or "html" not in response.headers.get(
+                "content-type", ""
+            ):
+                return no_redirect(response)
+            forms = parse_forms(response.text)
+            form = next(
+                (f for f in forms if any(i.get("name") in self.fields for i in f["inputs"])), None
+            )
+            if form is None:
+                form = next((f for f in forms if f["method"].lower() == "post"), None)
+            if form is None:
+                return no_redirect(response)
+            action = urljoin(str(response.url), form["action"] or str(response.url))
+            data = _form_data(form, self.fields, user)
+            if form["method"].lower() == "post":
+                response = browser.post(action, data=data)
+            else:
+                response = browser.get(action, params=data)
+        raise LoginError(f"no way back to the client after {self.max_steps} steps")

@@ -1,0 +1,329 @@
+"""The login flow as explicit sans-I/O steps.
+
+Each step builds an `HttpRequest` or interprets a response; it does no I/O. The conformance suite
+sends them with httpx, the Locust scenarios with their own client: the login logic exists once.
+Interpreting is lenient on purpose: a step reports what it found (a missing state, an error
+instead of a code) and leaves judging to the checks, so one defect fails one check.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html.parser
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import jwt
+
+from psc_testkit.config import ClientProfile
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CIBA_GRANT = "urn:openid:params:grant-type:ciba"
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    form: dict[str, str] | None = None
+    client_id: str | None = None  # whose TLS client certificate to present, for mTLS
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def pkce_pair() -> tuple[str, str]:
+    """RFC 7636 §4.1/§4.2: a 64-character verifier and its S256 challenge."""
+    verifier = secrets.token_urlsafe(48)
+    return verifier, b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+# Authorization ------------------------------------------------------------------------------
+
+
+@dataclass
+class AuthorizationRequest:
+    endpoint: str
+    params: dict[str, str]
+    verifier: str | None = None
+
+    @classmethod
+    def new(
+        cls,
+        endpoint: str,
+        client: ClientProfile,
+        scope: str,
+        *,
+        acr_values: str | None = None,
+        pkce: str | None = "S256",
+        extra: dict[str, str] | None = None,
+        omit: tuple[str, ...] = (),
+    ) -> AuthorizationRequest:
+        verifier = None
+        params = {
+            "response_type": "code",
+            "client_id": client.client_id,
+            "redirect_uri": client.redirect_uri,
+            "scope": scope,
+            "state": secrets.token_urlsafe(16),
+            "nonce": secrets.token_urlsafe(16),
+        }
+        if acr_values:
+            params["acr_values"] = acr_values
+        if pkce == "S256":
+            verifier, params["code_challenge"] = pkce_pair()
+            params["code_challenge_method"] = "S256"
+        elif pkce == "plain":
+            verifier = secrets.token_urlsafe(48)
+            params["code_challenge"] = verifier
+            params["code_challenge_method"] = "plain"
+        params.update(extra or {})
+        for name in omit:
+            params.pop(name, None)
+        return cls(endpoint, params, verifier)
+
+    @property
+    def state(self) -> str | None:
+        return self.params.get("state")
+
+    @property
+    def nonce(self) -> str | None:
+        return self.params.get("nonce")
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.params.get("redirect_uri", "")
+
+    def url(self) -> str:
+        sep = "&" if "?" in self.endpoint else "?"
+        return f"{self.endpoint}{sep}{urlencode(self.params)}"
+
+    def post(self) -> HttpRequest:
+        return HttpRequest("POST", self.endpoint, form=dict(self.params))
+
+
+@dataclass
+class AuthorizationResponse:
+    """What came back to the redirect URI (query, fragment or form_post), or why nothing did."""
+
+    params: dict[str, str]
+    mode: str  # query | fragment | form_post | none
+    location: str | None = None
+    problem: str | None = None  # e.g. "the provider showed an error page (HTTP 400)"
+    status: int | None = None
+
+    @property
+    def code(self) -> str | None:
+        return self.params.get("code")
+
+    @property
+    def error(self) -> str | None:
+        return self.params.get("error")
+
+    @property
+    def redirected(self) -> bool:
+        return self.mode != "none"
+
+
+def is_callback(location: str, redirect_uri: str) -> bool:
+    """Whether a Location goes back to the client's redirect URI (query and fragment aside)."""
+    target = urlsplit(location)
+    expected = urlsplit(redirect_uri)
+    return (target.scheme, target.netloc, target.path) == (
+        expected.scheme,
+        expected.netloc,
+        expected.path,
+    )
+
+
+def parse_redirect(location: str) -> AuthorizationResponse:
+    parts = urlsplit(location)
+    if parts.fragment and not parse_qsl(parts.query):
+        return AuthorizationResponse(dict(parse_qsl(parts.fragment)), "fragment", location)
+    return AuthorizationResponse(dict(parse_qsl(parts.query)), "query", location)
+
+
+class _FormParser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(
+                {
+                    "action": a.get("action", ""),
+                    "method": a.get("method", "get"),
+                    "id": a.get("id", ""),
+                    "inputs": [],
+                }
+            )
+        elif tag in ("input", "button", "select", "textarea") and self.forms:
+            self.forms[-1]["inputs"].append({"tag": tag, **a})
+
+
+def parse_forms(page: str) -> list[dict]:
+    """The forms of an HTML page: action, method and inputs (name, type, value, checked)."""
+    parser = _FormParser()
+    parser.feed(page)
+    return parser.forms
+
+
+def parse_form_post(page: str, redirect_uri: str) -> AuthorizationResponse | None:
+    """OAuth 2.0 Form Post Response Mode: an auto-submitting form to the redirect URI."""
+    for form in parse_forms(page):
+        if is_callback(form["action"], redirect_uri) and form["method"].lower() == "post":
+            params = {i["name"]: i.get("value", "") for i in form["inputs"] if i.get("name")}
+            return AuthorizationResponse(params, "form_post", form["action"])
+    return None
+
+
+# Client authentication ----------------------------------------------------------------------
+
+
+def client_assertion(client: ClientProfile, audience: str, lifetime: int = 60) -> str:
+    """RFC 7523 / OIDC Core §9 private_key_jwt assertion."""
+    if client.private_key_file is None:
+        raise ValueError(f"client {client.client_id}: private_key_jwt needs private_key_file")
+    key = _read_key(client.private_key_file)
+    now = int(time.time())
+    claims = {
+        "iss": client.client_id,
+        "sub": client.client_id,
+        "aud": audience,
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + lifetime,
+    }
+    return jwt.encode(claims, key, algorithm="RS256")
+
+
+_KEYS: dict[Path, bytes] = {}
+
+
+def _read_key(path: Path) -> bytes:
+    if path not in _KEYS:
+        _KEYS[path] = path.read_bytes()
+    return _KEYS[path]
+
+
+def authenticate(client: ClientProfile, audience: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(headers, form fields) that authenticate `client` by its registered method."""
+    method = client.auth_method
+    if method == "client_secret_basic":
+        from urllib.parse import quote_plus
+
+        # RFC 6749 §2.3.1: form-urlencode id and secret before the Basic encoding.
+        raw = f"{quote_plus(client.client_id)}:{quote_plus(client.secret or '')}"
+        return {"Authorization": "Basic " + base64.b64encode(raw.encode()).decode()}, {}
+    if method == "client_secret_post":
+        return {}, {"client_id": client.client_id, "client_secret": client.secret or ""}
+    if method == "private_key_jwt":
+        return {}, {
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": client_assertion(client, audience),
+        }
+    return {}, {"client_id": client.client_id}  # tls_client_auth and public clients
+
+
+def _back(url: str, client: ClientProfile, audience: str, form: dict[str, str]) -> HttpRequest:
+    headers, fields = authenticate(client, audience)
+    return HttpRequest("POST", url, headers, {**fields, **form}, client_id=client.client_id)
+
+
+# Back channel -------------------------------------------------------------------------------
+
+
+def token_request(
+    meta: dict,
+    client: ClientProfile,
+    code: str,
+    redirect_uri: str | None,
+    verifier: str | None,
+    **extra: str | None,
+) -> HttpRequest:
+    form = {"grant_type": "authorization_code", "code": code}
+    if redirect_uri is not None:
+        form["redirect_uri"] = redirect_uri
+    if verifier is not None:
+        form["code_verifier"] = verifier
+    form.update({k: v for k, v in extra.items() if v is not None})
+    for name in [k for k, v in extra.items() if v is None]:
+        form.pop(name, None)
+    return _back(meta["token_endpoint"], client, meta["token_endpoint"], form)
+
+
+def refresh_request(
+    meta: dict, client: ClientProfile, refresh_token: str, scope: str | None = None
+) -> HttpRequest:
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    if scope:
+        form["scope"] = scope
+    return _back(meta["token_endpoint"], client, meta["token_endpoint"], form)
+
+
+def userinfo_request(meta: dict, access_token: str, how: str = "get") -> HttpRequest:
+    url = meta["userinfo_endpoint"]
+    bearer = {"Authorization": f"Bearer {access_token}"}
+    if how == "get":
+        return HttpRequest("GET", url, bearer)
+    if how == "post-header":
+        return HttpRequest("POST", url, bearer, form={})
+    return HttpRequest("POST", url, form={"access_token": access_token})
+
+
+def introspection_request(
+    meta: dict, client: ClientProfile, token: str, hint: str | None = None
+) -> HttpRequest:
+    form = {"token": token, **({"token_type_hint": hint} if hint else {})}
+    url = meta["introspection_endpoint"]
+    return _back(url, client, url, form)
+
+
+def revocation_request(
+    meta: dict, client: ClientProfile, token: str, hint: str | None = None
+) -> HttpRequest:
+    form = {"token": token, **({"token_type_hint": hint} if hint else {})}
+    url = meta["revocation_endpoint"]
+    return _back(url, client, url, form)
+
+
+def ciba_request(
+    meta: dict,
+    client: ClientProfile,
+    login_hint: str,
+    scope: str,
+    *,
+    binding_message: str | None = None,
+    acr_values: str | None = None,
+    channel: str | None = None,
+) -> HttpRequest:
+    form = {"scope": scope, "login_hint": login_hint}
+    for key, value in (
+        ("binding_message", binding_message),
+        ("acr_values", acr_values),
+        ("channel", channel),
+    ):
+        if value is not None:
+            form[key] = value
+    url = meta["backchannel_authentication_endpoint"]
+    return _back(url, client, url, form)
+
+
+def ciba_token_request(meta: dict, client: ClientProfile, auth_req_id: str) -> HttpRequest:
+    form = {"grant_type": CIBA_GRANT, "auth_req_id": auth_req_id}
+    return _back(meta["token_endpoint"], client, meta["token_endpoint"], form)
+
+
+def logout_url(meta: dict, **params: str | None) -> str:
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    endpoint = meta["end_session_endpoint"]
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}" if query else endpoint

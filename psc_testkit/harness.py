@@ -1,0 +1,311 @@
+"""What the checks drive: a target's metadata, its keys, logins and token exchanges.
+
+One harness serves a whole conformance run. It keeps the browser's cookies, so after the first
+login every authorization is silent (one human login per run), and it hands each check fresh
+artefacts (a new code, new tokens) with the exchanges that produced them, for evidence.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+
+import httpx
+
+from psc_testkit import flow
+from psc_testkit.config import ClientProfile, Target
+from psc_testkit.drivers import Driver, LoginError, make_driver
+from psc_testkit.drivers.common import callback_of, no_redirect
+from psc_testkit.evidence import Exchange, Recorder
+from psc_testkit.tokens import Jwt, TokenFormatError, decode
+from psc_testkit.transport import Http
+
+
+class TargetError(Exception):
+    """The target could not give what a check needs (unreachable, not JSON…): one line."""
+
+
+def describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def json_body(response: httpx.Response) -> dict | None:
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@dataclass
+class Fetched:
+    """A JSON document the target served, with the exchange that carried it."""
+
+    response: httpx.Response
+    data: dict
+    exchanges: list[Exchange]
+
+
+@dataclass
+class Login:
+    request: flow.AuthorizationRequest
+    response: flow.AuthorizationResponse
+    client: ClientProfile
+    user: str
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    @property
+    def code(self) -> str | None:
+        return self.response.code
+
+    @property
+    def prompted(self) -> bool:
+        """Whether the provider showed the user a page (asked to log in) before answering."""
+        return any(e.status == 200 for e in self.exchanges[:-1]) or (
+            len(self.exchanges) > 1 and self.exchanges[0].status == 200
+        )
+
+
+@dataclass
+class Tokens:
+    response: httpx.Response
+    body: dict | None
+    client: ClientProfile
+    login: Login | None
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.response.status_code == 200 and self.body is not None
+
+    def get(self, name: str) -> object:
+        return (self.body or {}).get(name)
+
+    @property
+    def access_token(self) -> str | None:
+        value = self.get("access_token")
+        return value if isinstance(value, str) else None
+
+    @property
+    def refresh_token(self) -> str | None:
+        value = self.get("refresh_token")
+        return value if isinstance(value, str) else None
+
+    @property
+    def id_token(self) -> Jwt | None:
+        try:
+            return decode(self.get("id_token"))
+        except TokenFormatError:
+            return None
+
+
+class Harness:
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.recorder = Recorder()
+        for client in target.clients:
+            self.recorder.redact.add(client.secret)
+        self.http = Http(target, self.recorder)
+        self.driver: Driver = make_driver(target.driver)
+        self._users: list[str] = list(target.driver.users)
+        self._user_cycle: itertools.cycle[str] | None = None
+        self._discovery: Fetched | None = None
+        self._jwks: Fetched | None = None
+
+    # Metadata and keys ------------------------------------------------------------------------
+
+    def fetch_json(self, url: str, what: str) -> Fetched:
+        with self.recorder.capture() as exchanges:
+            try:
+                response = self.http.back().get(url)
+            except httpx.HTTPError as exc:
+                raise TargetError(f"{what}: {describe(exc)}") from None
+        data = json_body(response)
+        if response.status_code != 200 or data is None:
+            raise TargetError(
+                f"{what}: HTTP {response.status_code}, "
+                f"{'a JSON object' if data is not None else 'not a JSON object'}"
+            )
+        return Fetched(response, data, exchanges)
+
+    @property
+    def discovery(self) -> Fetched:
+        if self._discovery is None:
+            self._discovery = self.fetch_json(self.target.discovery_url, "discovery document")
+        return self._discovery
+
+    @property
+    def meta(self) -> dict:
+        return self.discovery.data
+
+    def endpoint(self, name: str) -> str:
+        value = self.meta.get(name)
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise TargetError(f"discovery does not advertise a usable {name}")
+        return value
+
+    @property
+    def jwks(self) -> Fetched:
+        if self._jwks is None:
+            self._jwks = self.fetch_json(self.endpoint("jwks_uri"), "JWKS")
+        return self._jwks
+
+    # Users ------------------------------------------------------------------------------------
+
+    def users(self, count: int = 20) -> list[str]:
+        if not self._users and self.target.control_origin:
+            response = self.http.back().get(
+                f"{self.target.control_origin}/_simulator/users?limit={count}"
+            )
+            self._users = [u["idNat"] for u in response.json()["users"]]
+            for user in self._users:
+                self.recorder.redact.add(user, "personal")
+        if not self._users:
+            raise TargetError("no test user: list idNat values in [driver] users or PSC_USERS")
+        return self._users
+
+    def user(self, index: int = 0) -> str:
+        users = self.users()
+        return users[index % len(users)]
+
+    # Front channel ----------------------------------------------------------------------------
+
+    def authorization_request(
+        self,
+        client: ClientProfile | None = None,
+        *,
+        pkce: str | None = "S256",
+        extra: dict[str, str] | None = None,
+        omit: tuple[str, ...] = (),
+    ) -> flow.AuthorizationRequest:
+        return flow.AuthorizationRequest.new(
+            self.endpoint("authorization_endpoint"),
+            client or self.target.primary,
+            self.target.scope,
+            acr_values=self.target.acr_values,
+            pkce=pkce,
+            extra=extra,
+            omit=omit,
+        )
+
+    def authorize(
+        self,
+        request: flow.AuthorizationRequest | None = None,
+        *,
+        client: ClientProfile | None = None,
+        user: str | None = None,
+        browser: httpx.Client | None = None,
+        post: bool = False,
+    ) -> Login:
+        """Send the user through an authorization; log in if the provider asks."""
+        client = client or self.target.primary
+        request = request or self.authorization_request(client)
+        user = user or self.user()
+        browser = browser or self.http.browser
+        with self.recorder.capture() as exchanges:
+            try:
+                if post:
+                    first = browser.post(request.endpoint, data=request.params)
+                    done = callback_of(first, request.redirect_uri)
+                    if done is None and first.status_code == 200:
+                        # A login page answered the POST: continue as with GET.
+                        done = self.driver.authenticate(
+                            browser, request.url(), request.redirect_uri, user
+                        )
+                    response = done or no_redirect(first)
+                else:
+                    response = self.driver.authenticate(
+                        browser, request.url(), request.redirect_uri, user
+                    )
+            except httpx.HTTPError as exc:
+                raise TargetError(f"authorization: {describe(exc)}") from None
+            except LoginError as exc:
+                raise TargetError(f"login: {exc}") from None
+        return Login(request, response, client, user, exchanges)
+
+    def attempt(
+        self, request: flow.AuthorizationRequest, browser: httpx.Client | None = None
+    ) -> tuple[httpx.Response, flow.AuthorizationResponse | None, list[Exchange]]:
+        """Send an authorization request once, without logging in: for requests the provider
+        must answer at once (errors, prompt=none). Returns the response and, if it went back
+        to the redirect URI, the authorization response."""
+        with self.recorder.capture() as exchanges:
+            response = self.front(request.url(), browser)
+        return response, callback_of(response, request.redirect_uri), exchanges
+
+    def front(self, url: str, browser: httpx.Client | None = None) -> httpx.Response:
+        """One GET in the browser, no redirect followed (error pages, logout)."""
+        try:
+            return (browser or self.http.browser).get(url)
+        except httpx.HTTPError as exc:
+            raise TargetError(f"GET {url.split('?')[0]}: {describe(exc)}") from None
+
+    def code(self, **options: object) -> Login:
+        """A login that must produce a code: its absence is a broken prerequisite."""
+        login = self.authorize(**options)  # type: ignore[arg-type]
+        if not login.code:
+            reason = login.response.error or login.response.problem or "no code"
+            raise TargetError(f"the authorization did not return a code: {reason}")
+        return login
+
+    # Back channel -----------------------------------------------------------------------------
+
+    def send(self, request: flow.HttpRequest) -> httpx.Response:
+        try:
+            return self.http.send(request)
+        except httpx.HTTPError as exc:
+            raise TargetError(f"{request.method} {request.url}: {describe(exc)}") from None
+
+    def exchange(
+        self, login: Login, client: ClientProfile | None = None, **overrides: str | None
+    ) -> Tokens:
+        client = client or login.client
+        request = flow.token_request(
+            self.meta,
+            client,
+            login.code or "",
+            login.request.redirect_uri,
+            login.request.verifier,
+            **overrides,
+        )
+        with self.recorder.capture() as exchanges:
+            response = self.send(request)
+        return Tokens(response, json_body(response), client, login, exchanges)
+
+    def tokens(self, client: ClientProfile | None = None, **login_options: object) -> Tokens:
+        """A fresh code exchanged for tokens; failure is a broken prerequisite."""
+        login = self.code(client=client, **login_options)
+        tokens = self.exchange(login)
+        if not tokens.ok or not tokens.access_token:
+            raise TargetError(
+                f"the token request failed: HTTP {tokens.response.status_code} "
+                f"{(tokens.body or {}).get('error', '')}".strip()
+            )
+        return tokens
+
+    def refresh(
+        self, tokens: Tokens, client: ClientProfile | None = None, scope: str | None = None
+    ) -> Tokens:
+        client = client or tokens.client
+        request = flow.refresh_request(self.meta, client, tokens.refresh_token or "", scope)
+        with self.recorder.capture() as exchanges:
+            response = self.send(request)
+        return Tokens(response, json_body(response), client, tokens.login, exchanges)
+
+    def userinfo(
+        self, access_token: str, how: str = "get", client_id: str | None = None
+    ) -> httpx.Response:
+        request = flow.userinfo_request(self.meta, access_token, how)
+        if client_id:
+            request = flow.HttpRequest(
+                request.method, request.url, request.headers, request.form, client_id
+            )
+        return self.send(request)
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,313 @@
+"""The pytest plugin behind `psc-testkit conformance`: target and harness fixtures, requirement
+markers, SHOULD-as-warning, redacted evidence on failures, and `summary.json`.
+
+Checks stay plain pytest tests; everything a report needs comes from their marker
+(`@pytest.mark.requirement("OIDCC-3.1.3.7-11", "MUST")`) and the fixtures they used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from psc_testkit import __version__
+from psc_testkit.config import ProfileError, Target, load_target
+from psc_testkit.evidence import Exchange
+from psc_testkit.harness import Harness
+from psc_testkit.requirements import LEVELS, link, section_of, severity, spec_of
+
+DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"
+EVIDENCE_LIMIT = 6  # exchanges shown per failure: the last ones are the ones that matter
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("psc-testkit")
+    group.addoption(
+        "--target",
+        default=os.environ.get("PSC_TARGET", "targets/simulator.toml"),
+        help="target profile (default: the embedded simulator)",
+    )
+    group.addoption(
+        "--defect",
+        action="append",
+        default=[],
+        help="start the simulator with this defect (repeatable)",
+    )
+    group.addoption(
+        "--psc-strict",
+        action="store_true",
+        help="SHOULD-level failures fail the run instead of warning",
+    )
+    group.addoption("--summary", default="reports/summary.json", help="where to write the summary")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(id, level): the requirement a check verifies")
+    config.addinivalue_line("markers", "login: the check needs a user login at the provider")
+    config._psc = {"started": time.time(), "results": [], "target": None}  # type: ignore[attr-defined]
+
+
+def requirement_of(item: pytest.Item) -> tuple[str, str] | None:
+    marker = item.get_closest_marker("requirement")
+    if marker is None:
+        return None
+    requirement, level = marker.args
+    return str(requirement), str(level)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        found = requirement_of(item)
+        if found is None or found[1] not in LEVELS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: every check needs @pytest.mark.requirement(id, MUST|SHOULD)"
+            )
+
+
+# Fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    config = request.config
+    path = Path(config.getoption("--target"))
+    try:
+        probe = load_target(path, discovery_url="-")
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if not probe.simulator:
+        if config.getoption("--defect"):
+            raise pytest.UsageError("--defect needs the simulator as target")
+        target = load_target(path)
+        config._psc["target"] = target  # type: ignore[attr-defined]
+        yield target
+        return
+    from psc_testkit.simulator.process import SimulatorProcess
+
+    with SimulatorProcess(defects=config.getoption("--defect"), config=path) as sim:
+        target = load_target(
+            path,
+            discovery_url=sim.issuer + DISCOVERY_PATH,
+            state=str(sim.state_dir),
+            ca_file=sim.ca or "",
+            control_origin=sim.origin,
+        )
+        config._psc["target"] = target  # type: ignore[attr-defined]
+        yield target
+
+
+@pytest.fixture(scope="session")
+def harness(target: Target, request: pytest.FixtureRequest) -> Iterator[Harness]:
+    h = Harness(target)
+    request.config._psc["harness"] = h  # type: ignore[attr-defined]
+    yield h
+    h.close()
+
+
+# Reporting ------------------------------------------------------------------------------------
+
+
+def _exchanges(item: pytest.Item) -> list[Exchange]:
+    """The exchanges behind a check: those of the fixtures it used, then its own."""
+    seen: dict[int, Exchange] = {}
+
+    def collect(value: object, depth: int = 0) -> None:
+        if depth > 2:
+            return
+        for exchange in getattr(value, "exchanges", None) or []:
+            seen.setdefault(id(exchange), exchange)
+        if isinstance(value, list | tuple):
+            for element in value:
+                collect(element, depth + 1)
+        elif hasattr(value, "__dict__") and not isinstance(value, Harness | type):
+            for element in vars(value).values():
+                if hasattr(element, "exchanges"):
+                    collect(element, depth + 1)
+
+    for value in getattr(item, "funcargs", {}).values():
+        collect(value)
+    for exchange in getattr(item, "_psc_call_exchanges", []):
+        seen.setdefault(id(exchange), exchange)
+    return list(seen.values())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    harness = item.config._psc.get("harness")  # type: ignore[attr-defined]
+    if harness is None:
+        yield
+        return
+    with harness.recorder.capture() as captured:
+        yield
+    item._psc_call_exchanges = captured  # type: ignore[attr-defined]
+
+
+def _doc(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    return " ".join(doc.split())
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    requirement, level = requirement_of(item) or ("", "MUST")
+    report.user_properties.append(("requirement", requirement))
+    report.user_properties.append(("level", level))
+    harness = item.config._psc.get("harness")  # type: ignore[attr-defined]
+    if report.failed and harness is not None:
+        redact = harness.recorder.redact
+        report.longrepr = redact(str(report.longrepr))
+        exchanges = _exchanges(item)[-EVIDENCE_LIMIT:]
+        header = (
+            f"{requirement} ({level}) — {spec_of(requirement).title} §{section_of(requirement)}"
+        )
+        lines = [header, _doc(item), f"See {link(requirement)}"]
+        report.sections.append(("requirement", "\n".join(lines)))
+        if exchanges:
+            text = "\n\n".join(e.render(redact) for e in exchanges)
+            replays = "\n".join(f"Reproduce with: {e.curl(redact)}" for e in exchanges)
+            report.sections.append(("evidence (redacted)", text))
+            report.sections.append(("replay", replays))
+        report._psc_evidence = [e.to_dict(redact) for e in exchanges]  # type: ignore[attr-defined]
+    if (
+        report.when == "call"
+        and report.failed
+        and level == "SHOULD"
+        and not item.config.getoption("--psc-strict")
+    ):
+        report.outcome = "passed"
+        report._psc_warning = True  # type: ignore[attr-defined]
+        report.user_properties.append(("verdict", "warning"))
+    _record(item, report)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    if getattr(report, "_psc_warning", False):
+        return "warned", "W", ("WARNING", {"yellow": True})
+    return None
+
+
+def _verdict(report: pytest.TestReport) -> str | None:
+    if getattr(report, "_psc_warning", False):
+        return "warning"
+    if report.when == "call":
+        return report.outcome  # passed | failed | skipped
+    if report.failed:
+        return "error"  # a fixture could not get what the check needs: broken prerequisite
+    if report.skipped:
+        return "skipped"
+    return None
+
+
+def _record(item: pytest.Item, report: pytest.TestReport) -> None:
+    verdict = _verdict(report)
+    if verdict is None:
+        return
+    requirement, level = requirement_of(item) or ("", "MUST")
+    message = ""
+    if verdict in ("failed", "error", "warning"):
+        message = str(report.longrepr).strip().splitlines()[-1][:500] if report.longrepr else ""
+    elif verdict == "skipped" and isinstance(report.longrepr, tuple):
+        message = str(report.longrepr[2])
+    results = item.config._psc["results"]  # type: ignore[attr-defined]
+    results[:] = [r for r in results if r["check"] != item.nodeid]  # setup, then call
+    results.append(
+        {
+            "check": item.nodeid,
+            "requirement": requirement,
+            "level": level,
+            "spec": spec_of(requirement).title,
+            "verdict": verdict,
+            "duration_s": round(report.duration, 3),
+            "message": message,
+            "evidence": getattr(report, "_psc_evidence", []) if verdict != "passed" else [],
+        }
+    )
+
+
+ORDER = ["failed", "error", "warning", "passed", "skipped"]  # a requirement is skipped
+# only when all its checks were
+
+
+def summarise(results: list[dict]) -> dict[str, dict]:
+    """Verdict per requirement: the worst of its checks."""
+    by_requirement: dict[str, dict] = {}
+    for result in results:
+        entry = by_requirement.setdefault(
+            result["requirement"],
+            {
+                "level": result["level"],
+                "spec": result["spec"],
+                "verdict": "skipped",
+                "checks": [],
+            },
+        )
+        entry["checks"].append(result["check"])
+        if ORDER.index(result["verdict"]) < ORDER.index(entry["verdict"]):
+            entry["verdict"] = result["verdict"]
+    return dict(sorted(by_requirement.items()))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config._psc  # type: ignore[attr-defined]
+    results = state["results"]
+    if not results or not session.config.getoption("--summary"):
+        return
+    target: Target | None = state.get("target")
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
+    harness = state.get("harness")
+    summary = {
+        "suite": "psc-testkit",
+        "version": __version__,
+        "python": platform.python_version(),
+        "target": target.name if target else None,
+        "discovery_url": harness.recorder.redact(target.discovery_url) if target else None,
+        "defects": session.config.getoption("--defect"),
+        "strict": session.config.getoption("--psc-strict"),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state["started"])),
+        "duration_s": round(time.time() - state["started"], 2),
+        "counts": counts,
+        "requirements": summarise(results),
+        "checks": results,
+    }
+    path = Path(session.config.getoption("--summary"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    warned = [r for r in config._psc["results"] if r["verdict"] == "warning"]  # type: ignore[attr-defined]
+    if warned:
+        terminalreporter.section("SHOULD-level warnings (fail with --strict)", yellow=True)
+        for result in warned:
+            terminalreporter.line(
+                f"{result['requirement']}  {result['check']}: {result['message']}"
+            )
+
+
+@pytest.fixture(autouse=True)
+def _allure_labels(request: pytest.FixtureRequest) -> None:
+    """Epic = spec, feature = section, story = requirement, severity from the level."""
+    if not request.config.pluginmanager.hasplugin("allure_pytest"):
+        return
+    import allure
+
+    found = requirement_of(request.node)
+    if found is None:
+        return
+    requirement, level = found
+    allure.dynamic.epic(spec_of(requirement).title)
+    allure.dynamic.feature(f"§{section_of(requirement)}")
+    allure.dynamic.story(requirement)
+    allure.dynamic.severity(getattr(allure.severity_level, severity(level).upper()))
+    if url := link(requirement):
+        allure.dynamic.link(url, name=requirement)

@@ -1,0 +1,120 @@
+"""Requirement ids (the OpenID Foundation suite's vocabulary, plus PSC-…) and their specs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LEVELS = ("MUST", "SHOULD")
+
+
+@dataclass(frozen=True)
+class Spec:
+    prefix: str
+    title: str
+    url: str  # the section anchor is appended where the spec's HTML has one
+
+
+SPECS = [
+    Spec(
+        "OIDCC", "OpenID Connect Core 1.0", "https://openid.net/specs/openid-connect-core-1_0.html#"
+    ),
+    Spec(
+        "OIDCD",
+        "OpenID Connect Discovery 1.0",
+        "https://openid.net/specs/openid-connect-discovery-1_0.html#",
+    ),
+    Spec(
+        "OIDCRIL",
+        "OpenID Connect RP-Initiated Logout 1.0",
+        "https://openid.net/specs/openid-connect-rpinitiated-1_0.html#",
+    ),
+    Spec(
+        "CIBA",
+        "OpenID Connect CIBA Core 1.0",
+        "https://openid.net/specs/openid-client-initiated-backchannel-authentication-core-1_0.html#",
+    ),
+    Spec("RFC6749", "OAuth 2.0 (RFC 6749)", "https://www.rfc-editor.org/rfc/rfc6749#section-"),
+    Spec(
+        "RFC6750",
+        "Bearer Token Usage (RFC 6750)",
+        "https://www.rfc-editor.org/rfc/rfc6750#section-",
+    ),
+    Spec(
+        "RFC7009", "Token Revocation (RFC 7009)", "https://www.rfc-editor.org/rfc/rfc7009#section-"
+    ),
+    Spec("RFC7517", "JSON Web Key (RFC 7517)", "https://www.rfc-editor.org/rfc/rfc7517#section-"),
+    Spec(
+        "RFC6819",
+        "OAuth 2.0 Threat Model (RFC 6819)",
+        "https://www.rfc-editor.org/rfc/rfc6819#section-",
+    ),
+    Spec(
+        "RFC7518",
+        "JSON Web Algorithms (RFC 7518)",
+        "https://www.rfc-editor.org/rfc/rfc7518#section-",
+    ),
+    Spec(
+        "OAUTH2-FP",
+        "OAuth 2.0 Form Post Response Mode",
+        "https://openid.net/specs/oauth-v2-form-post-response-mode-1_0.html#",
+    ),
+    Spec("RFC7636", "PKCE (RFC 7636)", "https://www.rfc-editor.org/rfc/rfc7636#section-"),
+    Spec(
+        "RFC7662",
+        "Token Introspection (RFC 7662)",
+        "https://www.rfc-editor.org/rfc/rfc7662#section-",
+    ),
+    Spec(
+        "RFC8414",
+        "Authorization Server Metadata (RFC 8414)",
+        "https://www.rfc-editor.org/rfc/rfc8414#section-",
+    ),
+    Spec(
+        "RFC8705",
+        "Mutual-TLS Client Authentication (RFC 8705)",
+        "https://www.rfc-editor.org/rfc/rfc8705#section-",
+    ),
+    Spec(
+        "RFC9207",
+        "Authorization Server Issuer Identification (RFC 9207)",
+        "https://www.rfc-editor.org/rfc/rfc9207#section-",
+    ),
+    Spec(
+        "RFC9700",
+        "OAuth 2.0 Security Best Current Practice (RFC 9700)",
+        "https://www.rfc-editor.org/rfc/rfc9700#section-",
+    ),
+    Spec(
+        "PSC",
+        "Pro Santé Connect",
+        "https://industriels.esante.gouv.fr/produits-et-services/pro-sante-connect#",
+    ),
+]
+
+
+def spec_of(requirement: str) -> Spec:
+    prefix = requirement.split("-", 1)[0]
+    for spec in SPECS:
+        if spec.prefix == prefix:
+            return spec
+    return Spec(prefix, prefix, "")
+
+
+def section_of(requirement: str) -> str:
+    """ "OIDCC-3.1.3.7-11" → "3.1.3.7" (the part a reader looks up)."""
+    parts = requirement.split("-")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def link(requirement: str) -> str:
+    spec = spec_of(requirement)
+    section = section_of(requirement)
+    if not spec.url or not section:
+        return spec.url
+    if spec.prefix.startswith("RFC"):
+        return spec.url + section
+    return spec.url
+
+
+def severity(level: str) -> str:
+    return "critical" if level == "MUST" else "normal"
