@@ -265,12 +265,13 @@ class Harness:
         self, login: Login, client: ClientProfile | None = None, **overrides: str | None
     ) -> Tokens:
         client = client or login.client
+        # An override of None leaves the parameter out (a missing redirect_uri, verifier…).
         request = flow.token_request(
             self.meta,
             client,
-            login.code or "",
-            login.request.redirect_uri,
-            login.request.verifier,
+            overrides.pop("code", login.code) or "",
+            overrides.pop("redirect_uri", login.request.redirect_uri),
+            overrides.pop("code_verifier", login.request.verifier),
             **overrides,
         )
         with self.recorder.capture() as exchanges:

@@ -1,0 +1,192 @@
+"""OpenID Connect CIBA Core 1.0, poll mode — as PSC runs it (login_hint = idNat,
+binding_message, channel CARD|MOBILE).
+
+Approval, denial and expiry need the user's phone: against the simulator its control API plays
+the phone; against PSC those checks are skipped (they would need a person with an e-CPS app).
+"""
+
+import pytest
+
+from conformance.helpers import body_of, error_of, expect, needs
+from psc_testkit import flow
+
+
+@pytest.fixture
+def ciba_client(meta, target):
+    needs(meta, "backchannel_authentication_endpoint")
+    client = next((c for c in target.clients if c.ciba), None)
+    if client is None:
+        pytest.skip("the profile has no CIBA-enabled client")
+    return client
+
+
+def start(harness, client, user, **extra):
+    request = flow.ciba_request(
+        harness.meta,
+        client,
+        user,
+        harness.target.scope,
+        binding_message="42",
+        acr_values=harness.target.acr_values,
+        **extra,
+    )
+    return harness.send(request)
+
+
+def poll(harness, client, auth_req_id):
+    return harness.send(flow.ciba_token_request(harness.meta, client, auth_req_id))
+
+
+def phone(harness, user, decision):
+    if not harness.target.control_origin:
+        pytest.skip("needs the simulated e-CPS phone (simulator only)")
+    harness.http.back().post(
+        f"{harness.target.control_origin}/_simulator/phone",
+        json={"login_hint": user, "decision": decision},
+    )
+
+
+@pytest.fixture
+def waiting(harness, ciba_client):
+    """A CIBA request the phone has not answered yet."""
+    user = harness.user(7)
+    phone(harness, user, "ignore")
+    response = start(harness, ciba_client, user)
+    yield user, response
+    phone(harness, user, "approve")
+
+
+@pytest.mark.requirement("CIBA-7.3", "MUST")
+def test_authentication_request_is_acknowledged(waiting):
+    """CIBA-7.3 MUST. A successful request gets HTTP 200 with auth_req_id (REQUIRED), expires_in
+    (REQUIRED) and, in poll mode, interval (OPTIONAL)."""
+    _, response = waiting
+    body = body_of(response)
+    expect(
+        response.status_code == 200
+        and isinstance(body.get("auth_req_id"), str)
+        and isinstance(body.get("expires_in"), int)
+        and body["expires_in"] > 0,
+        "HTTP 200 with auth_req_id and expires_in",
+        f"HTTP {response.status_code} {list(body)}",
+    )
+
+
+@pytest.mark.requirement("CIBA-11", "MUST")
+def test_polling_before_approval_is_authorization_pending(harness, ciba_client, waiting):
+    """CIBA-11 MUST. "authorization_pending: The authorization request is still pending as the
+    end-user hasn't yet been authenticated"."""
+    _, response = waiting
+    pending = poll(harness, ciba_client, body_of(response)["auth_req_id"])
+    expect(
+        error_of(pending) == "authorization_pending" and pending.status_code == 400,
+        "HTTP 400 authorization_pending",
+        f"HTTP {pending.status_code} {error_of(pending)}",
+    )
+
+
+@pytest.mark.requirement("CIBA-11", "SHOULD")
+def test_polling_too_fast_is_slow_down(harness, ciba_client, waiting):
+    """CIBA-11 SHOULD. "slow_down: A variant of authorization_pending, the authorization request
+    is still pending and polling should continue, but the interval MUST be increased"."""
+    _, response = waiting
+    auth_req_id = body_of(response)["auth_req_id"]
+    errors = [error_of(poll(harness, ciba_client, auth_req_id)) for _ in range(3)]
+    expect("slow_down" in errors, "slow_down for polls without waiting", errors)
+
+
+@pytest.mark.requirement("CIBA-11", "MUST")
+def test_approved_request_returns_tokens(harness, ciba_client, waiting):
+    """CIBA-10.1/11 MUST. Once the user approves, the token endpoint returns the tokens for the
+    auth_req_id."""
+    user, response = waiting
+    phone(harness, user, "approve")
+    tokens = poll(harness, ciba_client, body_of(response)["auth_req_id"])
+    body = body_of(tokens)
+    expect(
+        tokens.status_code == 200 and "access_token" in body and "id_token" in body,
+        "HTTP 200 with access_token and id_token",
+        f"HTTP {tokens.status_code} {list(body)}",
+    )
+
+
+@pytest.mark.requirement("CIBA-11", "MUST")
+def test_denied_request_is_access_denied(harness, ciba_client, waiting):
+    """CIBA-11 MUST. "access_denied: The end-user denied the authorization request"."""
+    user, response = waiting
+    phone(harness, user, "deny")
+    denied = poll(harness, ciba_client, body_of(response)["auth_req_id"])
+    expect(
+        denied.status_code == 400 and error_of(denied) == "access_denied",
+        "HTTP 400 access_denied",
+        f"HTTP {denied.status_code} {error_of(denied)}",
+    )
+
+
+@pytest.mark.requirement("CIBA-13", "MUST")
+def test_unknown_user_is_refused(harness, ciba_client):
+    """CIBA-13 MUST. "unknown_user_id: The OpenID Provider is not able to identify which
+    end-user the Client wishes to be authenticated by means of the hint"."""
+    response = start(harness, ciba_client, "812345678903")
+    expect(
+        response.status_code == 400
+        and error_of(response) in ("unknown_user_id", "invalid_request"),
+        "HTTP 400 unknown_user_id",
+        f"HTTP {response.status_code} {error_of(response)}",
+    )
+
+
+@pytest.mark.requirement("CIBA-7.1", "MUST")
+def test_request_without_openid_scope_is_refused(harness, ciba_client):
+    """CIBA-7.1 MUST. "scope: REQUIRED. ... CIBA authentication requests MUST therefore contain
+    the openid scope value"."""
+    request = flow.ciba_request(harness.meta, ciba_client, harness.user(8), "scope_all")
+    response = harness.send(request)
+    expect(
+        response.status_code == 400 and error_of(response) in ("invalid_scope", "invalid_request"),
+        "HTTP 400 invalid_scope",
+        f"HTTP {response.status_code} {error_of(response)}",
+    )
+
+
+@pytest.mark.requirement("CIBA-7.1", "MUST")
+def test_request_without_hint_is_refused(harness, ciba_client):
+    """CIBA-7.1 MUST. "...it is REQUIRED that the Client provides one (and only one) of the
+    hints in the authentication request"."""
+    headers, fields = flow.authenticate(
+        ciba_client, harness.meta["backchannel_authentication_endpoint"]
+    )
+    request = flow.HttpRequest(
+        "POST",
+        harness.meta["backchannel_authentication_endpoint"],
+        headers,
+        {**fields, "scope": harness.target.scope},
+        ciba_client.client_id,
+    )
+    response = harness.send(request)
+    expect(
+        response.status_code == 400 and error_of(response) == "invalid_request",
+        "HTTP 400 invalid_request",
+        f"HTTP {response.status_code} {error_of(response)}",
+    )
+
+
+@pytest.mark.requirement("CIBA-7.1", "MUST")
+def test_request_needs_client_authentication(harness, ciba_client):
+    """CIBA-7.1 MUST. "The Client MUST authenticate to the Backchannel Authentication Endpoint
+    using the authentication method registered for its client_id"."""
+    request = flow.HttpRequest(
+        "POST",
+        harness.meta["backchannel_authentication_endpoint"],
+        form={
+            "scope": harness.target.scope,
+            "login_hint": harness.user(),
+            "client_id": ciba_client.client_id,
+        },
+    )
+    response = harness.send(request)
+    expect(
+        response.status_code in (400, 401) and error_of(response) == "invalid_client",
+        "HTTP 401 invalid_client",
+        f"HTTP {response.status_code} {error_of(response)}",
+    )

@@ -1,0 +1,136 @@
+"""OpenID Connect RP-Initiated Logout 1.0 (OIDF rp-initiated-logout plan).
+
+Each check logs in with a browser of its own, so logging out never ends the run's shared SSO
+session.
+"""
+
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from conformance.helpers import expect, needs
+from psc_testkit import flow
+from psc_testkit.harness import Tokens
+
+
+@dataclass
+class Session:
+    browser: httpx.Client
+    tokens: Tokens
+    exchanges: list
+
+
+@pytest.fixture
+def session(harness, meta):
+    needs(meta, "end_session_endpoint")
+    browser = harness.http.new_browser()
+    tokens = harness.exchange(harness.code(browser=browser))
+    if not tokens.ok or not isinstance(tokens.get("id_token"), str):
+        pytest.fail("could not log in a session to log out")
+    yield Session(browser, tokens, tokens.exchanges)
+    browser.close()
+
+
+def still_logged_in(harness, browser) -> bool:
+    request = harness.authorization_request(extra={"prompt": "none"})
+    _, callback, _ = harness.attempt(request, browser)
+    return callback is not None and bool(callback.code)
+
+
+def post_logout_uri(target) -> str:
+    uri = target.primary.post_logout_redirect_uri
+    if not uri:
+        pytest.skip("the profile has no post_logout_redirect_uri")
+    return uri
+
+
+@pytest.mark.requirement("OIDCRIL-3", "MUST")
+def test_logout_redirects_to_the_registered_uri_with_state(harness, session, target):
+    """OIDCRIL-3 MUST. With a valid id_token_hint and a registered post_logout_redirect_uri, the
+    OP redirects there; "If the state parameter was included in the logout request, the OP MUST
+    include it" (OIDF oidcc-rp-initiated-logout)."""
+    uri = post_logout_uri(target)
+    url = flow.logout_url(
+        harness.meta,
+        id_token_hint=session.tokens.get("id_token"),
+        post_logout_redirect_uri=uri,
+        state="psc-testkit-logout-state",
+    )
+    response = harness.front(url, session.browser)
+    target_url = flow.parse_redirect(response.headers.get("location", ""))
+    expect(
+        response.is_redirect
+        and response.headers.get("location", "").startswith(uri)
+        and target_url.params.get("state") == "psc-testkit-logout-state",
+        f"a redirect to {uri} with the state",
+        response.headers.get("location") or f"HTTP {response.status_code}",
+    )
+
+
+@pytest.mark.requirement("OIDCRIL-2", "MUST")
+def test_logout_ends_the_session(harness, session, target):
+    """OIDCRIL-2 MUST. After logout the End-User's session at the OP is over: a prompt=none
+    authorization no longer returns a code."""
+    url = flow.logout_url(
+        harness.meta,
+        id_token_hint=session.tokens.get("id_token"),
+        post_logout_redirect_uri=target.primary.post_logout_redirect_uri,
+    )
+    harness.front(url, session.browser)
+    expect(
+        not still_logged_in(harness, session.browser),
+        "login_required after logout",
+        "a code: the session survived the logout",
+    )
+
+
+@pytest.mark.requirement("OIDCRIL-3", "MUST")
+def test_no_state_is_echoed_when_none_was_sent(harness, session, target):
+    """OIDCRIL-3 MUST. The OP echoes state only if the RP sent one (OIDF
+    oidcc-rp-initiated-logout-no-state)."""
+    uri = post_logout_uri(target)
+    url = flow.logout_url(
+        harness.meta, id_token_hint=session.tokens.get("id_token"), post_logout_redirect_uri=uri
+    )
+    response = harness.front(url, session.browser)
+    params = flow.parse_redirect(response.headers.get("location", "")).params
+    expect(
+        response.is_redirect and "state" not in params,
+        "a redirect without state",
+        params or f"HTTP {response.status_code}",
+    )
+
+
+@pytest.mark.requirement("OIDCRIL-3", "MUST")
+def test_unregistered_post_logout_redirect_uri_is_not_followed(harness, session):
+    """OIDCRIL-3 MUST. "The OP MUST NOT perform post-logout redirection if the
+    post_logout_redirect_uri value supplied does not exactly match one of the previously
+    registered post_logout_redirect_uris values"."""
+    bad = "https://attacker.psc-testkit.test/logged-out"
+    url = flow.logout_url(
+        harness.meta, id_token_hint=session.tokens.get("id_token"), post_logout_redirect_uri=bad
+    )
+    response = harness.front(url, session.browser)
+    expect(
+        not response.headers.get("location", "").startswith(bad),
+        "no redirect to it",
+        response.headers.get("location"),
+    )
+
+
+@pytest.mark.requirement("OIDCRIL-2", "MUST")
+def test_invalid_id_token_hint_is_not_honoured(harness, session, target):
+    """OIDCRIL-2 MUST. An id_token_hint the OP did not issue (signature broken) must not log the
+    user out silently or redirect (OIDF oidcc-rp-initiated-logout-bad-id-token-hint)."""
+    head, body, signature = session.tokens.get("id_token").split(".")
+    forged = f"{head}.{body}.{signature[::-1]}"
+    uri = target.primary.post_logout_redirect_uri
+    url = flow.logout_url(harness.meta, id_token_hint=forged, post_logout_redirect_uri=uri)
+    response = harness.front(url, session.browser)
+    redirected = bool(uri) and response.headers.get("location", "").startswith(uri)
+    expect(
+        not redirected and still_logged_in(harness, session.browser),
+        "no redirect, the session kept",
+        "redirected" if redirected else "session ended",
+    )

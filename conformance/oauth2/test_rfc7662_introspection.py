@@ -1,0 +1,78 @@
+"""RFC 7662: token introspection (PSC: Basic auth, returns SubjectNameID, acr, authMode)."""
+
+import pytest
+
+from conformance.helpers import body_of, expect, needs
+from psc_testkit import flow
+
+
+def introspect(harness, client, token, hint=None):
+    return harness.send(flow.introspection_request(harness.meta, client, token, hint))
+
+
+@pytest.fixture
+def endpoint(meta, target):
+    if target.primary.public:
+        pytest.skip("the primary client is public: it cannot introspect")
+    return needs(meta, "introspection_endpoint")
+
+
+@pytest.mark.requirement("RFC7662-2.2", "MUST")
+def test_active_access_token_is_active(harness, endpoint, happy):
+    """RFC7662-2.2 MUST. "active: REQUIRED. Boolean indicator of whether or not the presented
+    token is currently active"."""
+    body = body_of(introspect(harness, happy.login.client, happy.tokens.access_token))
+    expect(body.get("active") is True, "active: true", repr(body.get("active")))
+
+
+@pytest.mark.requirement("RFC7662-2.2", "MUST")
+def test_unknown_token_is_inactive(harness, endpoint, target):
+    """RFC7662-2.2 MUST. "If the introspection call is properly authorized but the token is not
+    active, does not exist on this server ... the authorization server MUST return an
+    introspection response with the "active" field set to "false""."""
+    response = introspect(harness, target.primary, "psc-testkit-never-issued")
+    body = body_of(response)
+    expect(
+        response.status_code == 200 and body.get("active") is False,
+        "HTTP 200, active: false",
+        f"HTTP {response.status_code} {body}",
+    )
+
+
+@pytest.mark.requirement("RFC7662-2.2", "MUST")
+def test_revoked_token_is_inactive(harness, endpoint, meta, fresh_tokens):
+    """RFC7662-2.2 MUST. A revoked token is not active."""
+    if "revocation_endpoint" not in meta:
+        pytest.skip("no revocation endpoint")
+    harness.send(flow.revocation_request(meta, fresh_tokens.client, fresh_tokens.access_token))
+    body = body_of(introspect(harness, fresh_tokens.client, fresh_tokens.access_token))
+    expect(body.get("active") is False, "active: false", repr(body.get("active")))
+
+
+@pytest.mark.requirement("RFC7662-2.1", "MUST")
+def test_introspection_requires_authentication(harness, endpoint, happy):
+    """RFC7662-2.1 MUST. "the endpoint MUST also require some form of authorization to access
+    this endpoint" — a request without credentials is refused."""
+    response = harness.send(
+        flow.HttpRequest("POST", endpoint, form={"token": happy.tokens.access_token})
+    )
+    expect(
+        response.status_code in (400, 401) and "active" not in response.text,
+        "HTTP 401 (or 400) without token information",
+        f"HTTP {response.status_code}",
+    )
+
+
+@pytest.mark.requirement("RFC7662-2.2", "MUST")
+def test_active_response_names_client_and_expiry(harness, endpoint, happy):
+    """RFC7662-2.2 MUST. The JSON response describes the token: client_id, exp, and for PSC the
+    professional (sub, username)."""
+    response = introspect(harness, happy.login.client, happy.tokens.access_token)
+    body = body_of(response)
+    expect(
+        response.headers.get("content-type", "").startswith("application/json")
+        and body.get("client_id") == happy.login.client.client_id
+        and isinstance(body.get("exp"), int),
+        "application/json with client_id and exp",
+        {k: body.get(k) for k in ("client_id", "exp")},
+    )

@@ -1,0 +1,78 @@
+"""RFC 8705: mutual-TLS client authentication and certificate-bound access tokens — what PSC
+requires in its Espace de Confiance (an IGC Santé certificate, tls_client_auth)."""
+
+import base64
+import hashlib
+import ssl
+
+import pytest
+
+from conformance.helpers import error_of, expect
+from psc_testkit import flow
+from psc_testkit.tokens import TokenFormatError, decode
+
+
+@pytest.fixture
+def mtls_client(target):
+    client = target.client("tls_client_auth")
+    if client is None or client.tls_cert_file is None:
+        pytest.skip("the profile has no tls_client_auth client with a certificate")
+    return client
+
+
+@pytest.fixture
+def mtls_tokens(harness, mtls_client):
+    return harness.tokens(client=mtls_client)
+
+
+def thumbprint(cert_file) -> str:
+    der = ssl.PEM_cert_to_DER_cert(cert_file.read_text())
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+
+
+@pytest.mark.requirement("RFC8705-2", "MUST")
+def test_token_request_without_certificate_is_invalid_client(harness, mtls_client):
+    """RFC8705-2 MUST. With tls_client_auth the client authenticates by its certificate: the
+    same request without one is refused with invalid_client."""
+    login = harness.code(client=mtls_client)
+    request = flow.token_request(
+        harness.meta, mtls_client, login.code, login.request.redirect_uri, login.request.verifier
+    )
+    bare = flow.HttpRequest(request.method, request.url, request.headers, request.form, None)
+    response = harness.send(bare)
+    expect(
+        response.status_code in (400, 401) and error_of(response) == "invalid_client",
+        "HTTP 401 invalid_client",
+        f"HTTP {response.status_code} {error_of(response)}",
+    )
+
+
+@pytest.mark.requirement("RFC8705-3.1", "MUST")
+def test_access_token_is_bound_to_the_certificate(mtls_tokens, mtls_client, meta):
+    """RFC8705-3.1 MUST. A certificate-bound JWT access token carries
+    cnf.x5t#S256 = the SHA-256 thumbprint of the client certificate."""
+    if not meta.get("tls_client_certificate_bound_access_tokens"):
+        pytest.skip("certificate-bound access tokens are not advertised")
+    try:
+        claims = decode(mtls_tokens.access_token).claims
+    except TokenFormatError:
+        pytest.skip("the access token is opaque: the binding is not visible")
+    expected = thumbprint(mtls_client.tls_cert_file)
+    got = (claims.get("cnf") or {}).get("x5t#S256")
+    expect(got == expected, f"cnf.x5t#S256 = {expected}", repr(got))
+
+
+@pytest.mark.requirement("RFC8705-3", "MUST")
+def test_bound_access_token_needs_the_certificate(harness, mtls_tokens, meta):
+    """RFC8705-3 MUST. "the protected resource MUST obtain the client certificate ... and
+    verify that it matches the certificate associated with the access token. If they do not
+    match, the resource access attempt MUST be rejected with an error"."""
+    if not meta.get("tls_client_certificate_bound_access_tokens"):
+        pytest.skip("certificate-bound access tokens are not advertised")
+    with_cert = harness.userinfo(mtls_tokens.access_token, client_id=mtls_tokens.client.client_id)
+    without = harness.userinfo(mtls_tokens.access_token)
+    expect(
+        with_cert.status_code == 200 and without.status_code == 401,
+        "200 with the certificate, 401 without",
+        f"{with_cert.status_code} with, {without.status_code} without",
+    )
