@@ -274,6 +274,9 @@ class RecordingTransport(httpx.BaseTransport):
         self.recorder = recorder
         self.max_body = max_body
 
+    def close(self) -> None:
+        self.inner.close()
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
         started = time.perf_counter()

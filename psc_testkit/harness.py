@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -126,7 +127,8 @@ class Harness:
             except httpx.HTTPError as exc:
                 raise TargetError(f"{what}: {describe(exc)}") from None
         data = json_body(response)
-        if response.status_code != 200 or data is None:
+        # Any 2xx with a JSON object will do here; the checks judge the status exactly.
+        if not 200 <= response.status_code < 300 or data is None:
             raise TargetError(
                 f"{what}: HTTP {response.status_code}, "
                 f"{'a JSON object' if data is not None else 'not a JSON object'}"
@@ -307,6 +309,15 @@ class Harness:
                 request.method, request.url, request.headers, request.form, client_id
             )
         return self.send(request)
+
+    def wait(self, seconds: float) -> None:
+        """Let time pass for the provider: the simulator's clock is moved, others are waited."""
+        if self.target.control_origin:
+            self.http.back().post(
+                f"{self.target.control_origin}/_simulator/clock", json={"advance": seconds}
+            )
+        else:
+            time.sleep(seconds)
 
     def close(self) -> None:
         self.http.close()

@@ -21,6 +21,7 @@ ASYMMETRIC_ALGS = [
     "ES512",
     "EdDSA",
 ]
+PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 
 
@@ -66,7 +67,12 @@ def verify_signature(token: str, jwks: dict) -> dict:
     alg = header.get("alg")
     if alg not in ASYMMETRIC_ALGS:
         raise jwt.InvalidAlgorithmError(f"alg {alg!r} is not an asymmetric JWS algorithm")
-    keys = [k for k in jwks.get("keys", []) if k.get("use", "sig") == "sig"]
+    listed = jwks.get("keys")
+    keys = [
+        k
+        for k in (listed if isinstance(listed, list) else [])
+        if isinstance(k, dict) and k.get("use", "sig") == "sig"
+    ]
     if "kid" in header:
         keys = [k for k in keys if k.get("kid") == header["kid"]]
     if not keys:
@@ -74,7 +80,9 @@ def verify_signature(token: str, jwks: dict) -> dict:
     last: Exception | None = None
     for raw_key in keys:
         try:
-            key = jwt.PyJWK.from_dict(raw_key, algorithm=alg)
+            # Verify with the public members only, whatever else a broken JWKS publishes.
+            public = {k: v for k, v in raw_key.items() if k not in PRIVATE_MEMBERS}
+            key = jwt.PyJWK.from_dict(public, algorithm=alg)
             return jwt.decode(
                 token,
                 key.key,

@@ -34,6 +34,7 @@ class Http:
         self.target = target
         self.recorder = recorder or Recorder()
         self._clients: dict[str | None, httpx.Client] = {}
+        self._browsers: list[httpx.Client] = []
         self.browser = self.new_browser()
 
     def _client(self, context: ssl.SSLContext) -> httpx.Client:
@@ -50,7 +51,9 @@ class Http:
 
     def new_browser(self) -> httpx.Client:
         """A client with an empty cookie jar: a browser with no session at the provider."""
-        return self._client(tls_context(self.target.ca_file))
+        browser = self._client(tls_context(self.target.ca_file))
+        self._browsers.append(browser)
+        return browser
 
     def back(self, client_id: str | None = None) -> httpx.Client:
         client = (
@@ -78,6 +81,5 @@ class Http:
         )
 
     def close(self) -> None:
-        self.browser.close()
-        for client in self._clients.values():
+        for client in [*self._browsers, *self._clients.values()]:
             client.close()

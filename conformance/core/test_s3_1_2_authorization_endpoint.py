@@ -4,7 +4,6 @@ Mirrors the OIDF Basic OP plan's authorization modules. One login serves the run
 keeps the provider's SSO session; checks that need no session use a fresh browser.
 """
 
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -213,7 +212,7 @@ def test_prompt_login_asks_for_authentication_again(harness, happy):
 def test_max_age_elapsed_forces_reauthentication(harness, happy):
     """OIDCC-3.1.2.1 MUST. max_age: "If the elapsed time is greater than this value, the OP MUST
     attempt to actively re-authenticate the End-User" (OIDF oidcc-max-age-1)."""
-    time.sleep(2)
+    harness.wait(2)
     login = harness.authorize(harness.authorization_request(extra={"max_age": "1"}))
     expect(
         login.prompted,

@@ -1,5 +1,7 @@
 """OpenID Connect Core 1.0 §5.3 and RFC 6750: the UserInfo endpoint."""
 
+from dataclasses import dataclass
+
 import jwt
 import pytest
 
@@ -67,17 +69,46 @@ def test_userinfo_sub_is_the_id_token_sub(happy, jwks):
     )
 
 
+@dataclass
+class SignedUserinfo:
+    client: object
+    response: object
+    exchanges: list
+
+
+@pytest.fixture(scope="module")
+def signed_userinfo(harness, target):
+    """UserInfo for the profile's client registered for signed responses (OIDF
+    oidcc-userinfo-rs256)."""
+    client = next((c for c in target.clients if c.userinfo_signed), None)
+    if client is None:
+        pytest.skip("the profile has no client registered for signed UserInfo")
+    tokens = harness.tokens(client=client)
+    with harness.recorder.capture() as exchanges:
+        response = harness.userinfo(tokens.access_token, client_id=client.client_id)
+    if "jwt" not in response.headers.get("content-type", ""):
+        pytest.fail(
+            f"UserInfo for {client.client_id} is not a JWT: {response.headers.get('content-type')}"
+        )
+    return SignedUserinfo(client, response, tokens.exchanges + exchanges)
+
+
 @pytest.mark.requirement("OIDCC-5.3.2", "MUST")
-def test_signed_userinfo_names_issuer_and_audience(happy, meta):
+def test_signed_userinfo_verifies(signed_userinfo, jwks):
+    """OIDCC-5.3.2 MUST. "If the UserInfo Response is signed ... the Client MUST validate the
+    signature" — with the OP's published keys."""
+    claims_of(signed_userinfo.response, jwks.data)
+
+
+@pytest.mark.requirement("OIDCC-5.3.2", "MUST")
+def test_signed_userinfo_names_issuer_and_audience(signed_userinfo, meta):
     """OIDCC-5.3.2 MUST. "If signed, the UserInfo Response SHOULD contain the Claims iss (issuer)
     and aud (audience) as members"; it must not pass for an ID token (no nonce)."""
-    if "jwt" not in happy.userinfo.headers.get("content-type", ""):
-        pytest.skip("UserInfo is plain JSON for this client")
-    claims = decode(happy.userinfo.text.strip()).claims
+    claims = decode(signed_userinfo.response.text.strip()).claims
+    aud = claims.get("aud")
     expect(
         claims.get("iss") == meta.get("issuer")
-        and happy.login.client.client_id
-        in (claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")])
+        and signed_userinfo.client.client_id in (aud if isinstance(aud, list) else [aud])
         and "nonce" not in claims,
         "iss, aud = client_id, no nonce",
         {k: claims.get(k) for k in ("iss", "aud", "nonce")},

@@ -124,7 +124,9 @@ def test_invalid_id_token_hint_is_not_honoured(harness, session, target):
     """OIDCRIL-2 MUST. An id_token_hint the OP did not issue (signature broken) must not log the
     user out silently or redirect (OIDF oidcc-rp-initiated-logout-bad-id-token-hint)."""
     head, body, signature = session.tokens.get("id_token").split(".")
-    forged = f"{head}.{body}.{signature[::-1]}"
+    middle = len(signature) // 2
+    flipped = "A" if signature[middle] != "A" else "B"
+    forged = f"{head}.{body}.{signature[:middle]}{flipped}{signature[middle + 1 :]}"
     uri = target.primary.post_logout_redirect_uri
     url = flow.logout_url(harness.meta, id_token_hint=forged, post_logout_redirect_uri=uri)
     response = harness.front(url, session.browser)

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from psc_testkit.simulator.clients import Client
 from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, read_form
 from psc_testkit.simulator.provider import Provider
 from psc_testkit.simulator.store import Pending, new_id
@@ -15,16 +16,28 @@ CHANNELS = {"CARD": "CARD", "MOBILE": "MOBILE"}
 
 
 def routes(p: Provider, oidc_path: str) -> list[Route]:
+    def authenticate(request: Request, form: dict[str, str]) -> Client:
+        try:
+            return p.authenticator.authenticate(request, form, p.now(), allow_public=False)
+        except OAuthError:
+            client = p.clients.get(form.get("client_id", ""))
+            if "ciba-no-client-authentication" in p.defects and client is not None:
+                return client
+            raise
+
     async def backchannel_authentication(request: Request) -> Response:
+        d = p.defects
         try:
             form = await read_form(request)
-            client = p.authenticator.authenticate(request, form, p.now(), allow_public=False)
+            client = authenticate(request, form)
             if not client.settings.ciba:
                 raise OAuthError("unauthorized_client", "CIBA is not enabled for this client")
             scope = tuple(form.get("scope", "").split())
-            if "openid" not in scope:
+            if "openid" not in scope and "ciba-scope-not-checked" not in d:
                 raise OAuthError("invalid_scope", "the openid scope is required")
             hints = [h for h in ("login_hint", "id_token_hint", "login_hint_token") if h in form]
+            if not hints and "ciba-hint-optional" in d:
+                form["login_hint"], hints = p.annuaire.professionals[0].id_nat, ["login_hint"]
             if len(hints) != 1:
                 raise OAuthError(
                     "invalid_request",
@@ -33,6 +46,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             if hints[0] != "login_hint":
                 raise OAuthError("invalid_request", "only login_hint (the idNat) is supported")
             user = p.annuaire.get(form["login_hint"])
+            if user is None and "ciba-unknown-user-accepted" in d:
+                user = p.annuaire.professionals[0]
             if user is None:
                 raise OAuthError("unknown_user_id", "no professional with this idNat")
             binding = form.get("binding_message")
@@ -68,6 +83,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             "expires_in": expires_in,
             "interval": p.settings.ciba_interval,
         }
+        if "ciba-no-expires-in" in d:
+            del body["expires_in"]
         return json_response(body, 200, NO_STORE)
 
     return [Route(oidc_path + "/ext/ciba/auth", backchannel_authentication, methods=["POST"])]

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
 
+from psc_testkit.simulator.defects import ActiveDefects
 from psc_testkit.simulator.http import OAuthError
 from psc_testkit.simulator.keys import b64url
 from psc_testkit.simulator.settings import ClientSettings
@@ -106,11 +107,16 @@ def _basic_credentials(header: str) -> tuple[str, str]:
 
 class ClientAuthenticator:
     def __init__(
-        self, clients: dict[str, Client], audiences: set[str], jti_store: dict[str, float]
+        self,
+        clients: dict[str, Client],
+        audiences: set[str],
+        jti_store: dict[str, float],
+        defects: ActiveDefects,
     ) -> None:
         self.clients = clients
         self.audiences = audiences
         self.jti_store = jti_store
+        self.defects = defects
 
     def authenticate(
         self, request: Request, form: dict[str, str], now: float, allow_public: bool = True
@@ -149,7 +155,11 @@ class ClientAuthenticator:
     ) -> Client:
         client = self._registered(client_id, method, basic)
         expected = client.settings.client_secret or ""
+        if method == "client_secret_post" and "client-secret-post-broken" in self.defects:
+            expected = "\x00never"
         if not hmac.compare_digest(secret.encode(), expected.encode()):
+            if "wrong-secret-not-invalid-client" in self.defects:
+                raise OAuthError("unauthorized_client", "these credentials are not authorised")
             raise _invalid("invalid client credentials", basic)
         return client
 
@@ -157,6 +167,8 @@ class ClientAuthenticator:
         if form.get("client_assertion_type") != ASSERTION_TYPE:
             raise _invalid(f"client_assertion_type must be {ASSERTION_TYPE}")
         token = form.get("client_assertion", "")
+        if "private-key-jwt-broken" in self.defects:
+            raise _invalid("client_assertion rejected")
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError as exc:
@@ -190,6 +202,8 @@ class ClientAuthenticator:
             raise _invalid("unknown client" if client_id else "no client authentication")
         if client.auth_method == "tls_client_auth":
             cert = client_cert(request)
+            if cert is None and "mtls-certificate-not-required" in self.defects:
+                return client
             if cert is None:
                 raise _invalid("tls_client_auth needs a client certificate")
             if cert[0] != client.tls_subject_dn:

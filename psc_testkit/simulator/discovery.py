@@ -84,23 +84,89 @@ def metadata(p: Provider) -> dict:
             "revocation_endpoint": e.revocation,
             "backchannel_authentication_endpoint": e.ciba,
         }
-    if "discovery-issuer-mismatch" in p.defects:
-        doc["issuer"] = p.issuer + "-elsewhere"
+    if p.defects:
+        _break_metadata(p, doc)
     return doc
+
+
+def _break_metadata(p: Provider, doc: dict) -> None:
+    """Metadata defects: each alters one member, as a misconfigured provider would."""
+    d = p.defects
+    if "discovery-issuer-mismatch" in d:
+        doc["issuer"] = p.issuer + "-elsewhere"
+    if "discovery-missing-required" in d:
+        del doc["subject_types_supported"]
+    if "discovery-boolean-as-string" in d:
+        doc["claims_parameter_supported"] = "false"
+    if "discovery-list-as-string" in d:
+        doc["claim_types_supported"] = "normal"
+    if "discovery-http-endpoint" in d:
+        doc["registration_endpoint"] = (
+            p.issuer.replace("https://", "http://", 1) + "/clients-registrations/openid-connect"
+        )
+    if "discovery-no-code-response-type" in d:
+        doc["response_types_supported"] = ["id_token"]
+    if "discovery-unknown-response-type" in d:
+        doc["response_types_supported"] = ["code", "code magic"]
+    if "discovery-bad-subject-type" in d:
+        doc["subject_types_supported"] = ["public", "anonymous"]
+    if "discovery-no-rs256" in d:
+        doc["id_token_signing_alg_values_supported"] = ["PS256"]
+    if "discovery-bad-scope-token" in d:
+        doc["scopes_supported"] = [*doc["scopes_supported"], 'scope"all']
+    if "discovery-bad-locale" in d:
+        doc["ui_locales_supported"] = ["fr", "en_US"]
+    if "discovery-no-authorization-code-grant" in d:
+        doc["grant_types_supported"] = ["refresh_token", CIBA_GRANT]
+    if "discovery-missing-auth-method" in d:
+        doc["token_endpoint_auth_methods_supported"] = [
+            m for m in doc["token_endpoint_auth_methods_supported"] if m != "private_key_jwt"
+        ]
+    if "ciba-no-delivery-modes" in d:
+        del doc["backchannel_token_delivery_modes_supported"]
+
+
+def jwks_payload(p: Provider) -> bytes:
+    """The JWKS, with what a JWKS defect adds or changes (extra keys are made once)."""
+    d = p.defects
+    if not d:
+        return p.keys.jwks_json
+    if "jwks-private-material" in d:
+        return p.keys.jwks_with_private_json()
+    keys: list = [dict(k.jwk) for k in p.keys.keys]
+    extra = p.extra_jwk  # a second, unrelated RSA public key
+    if "jwks-garbage-entry" in d:
+        keys.append("garbage")
+    if "jwks-symmetric-key" in d:
+        keys.append({"kty": "oct", "kid": "hmac", "k": "c2ltdWxhdG9yLXNlY3JldA"})
+    if "jwks-key-without-kid" in d:
+        keys.append({k: v for k, v in extra.items() if k != "kid"})
+    if "jwks-duplicate-kid" in d:
+        keys.append({**extra, "kid": p.keys.current.kid})
+    if "jwks-small-rsa-key" in d:
+        keys.append(p.small_jwk)
+    if "jwks-padded-base64" in d:
+        keys.append({**extra, "kid": "padded", "e": extra["e"] + "="})
+    if "jwks-broken-key" in d:
+        keys.append({k: v for k, v in extra.items() if k != "e"} | {"kid": "broken"})
+    if "jwks-encryption-keys-only" in d:
+        keys = [{**k, "use": "enc"} for k in keys]
+    return json.dumps({"keys": keys}).encode()
 
 
 def routes(p: Provider, realm_path: str) -> list[Route]:
     # Metadata never changes while the simulator runs: serialise it once.
     body = json.dumps(metadata(p), indent=2).encode()
 
+    status = 203 if "discovery-status-203" in p.defects else 200
+    media = "text/plain" if "discovery-not-json" in p.defects else "application/json"
+    jwks_media = "text/plain" if "jwks-not-json" in p.defects else "application/json"
+
     async def discovery(request: Request) -> Response:
-        return Response(body, media_type="application/json")
+        return Response(body, status, media_type=media)
 
     async def jwks(request: Request) -> Response:
-        payload = p.keys.jwks_json
-        if "jwks-private-material" in p.defects:
-            payload = p.keys.jwks_with_private_json()
-        return Response(payload, media_type="application/json")
+        return Response(jwks_payload(p), media_type=jwks_media)
 
     return [
         Route(realm_path + "/.well-known/wallet-openid-configuration", discovery),

@@ -74,11 +74,10 @@ class KeySet:
             )
         return json.dumps({"keys": keys}).encode()
 
-    def sign(self, claims: dict, typ: str = "JWT") -> str:
+    def sign(self, claims: dict, typ: str = "JWT", kid: bool = True) -> str:
         key = self.current
-        return jwt.encode(
-            claims, key.private, algorithm="RS256", headers={"kid": key.kid, "typ": typ}
-        )
+        headers = {"kid": key.kid, "typ": typ} if kid else {"typ": typ}
+        return jwt.encode(claims, key.private, algorithm="RS256", headers=headers)
 
     def verify_hint(self, token: str, issuer: str, audience: str | None = None) -> dict:
         """Verify an id_token_hint one of our keys signed; raise jwt.InvalidTokenError.
@@ -87,8 +86,11 @@ class KeySet:
         clock may have been moved while pyjwt would compare with the real one.
         """
         kid = jwt.get_unverified_header(token).get("kid")
+        last: jwt.InvalidTokenError = jwt.InvalidTokenError(f"unknown kid {kid!r}")
         for key in self.keys:
-            if key.kid == kid:
+            if kid is not None and key.kid != kid:
+                continue
+            try:
                 return jwt.decode(
                     token,
                     key.private.public_key(),
@@ -102,7 +104,9 @@ class KeySet:
                         "verify_aud": audience is not None,
                     },
                 )
-        raise jwt.InvalidTokenError(f"unknown kid {kid!r}")
+            except jwt.InvalidSignatureError as exc:  # without kid, try the next key
+                last = exc
+        raise last
 
 
 def at_hash(access_token: str) -> str:

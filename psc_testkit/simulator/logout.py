@@ -29,7 +29,10 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         hint_claims = None
         if hint := params.get("id_token_hint"):
             try:
-                hint_claims = p.keys.verify_hint(hint, p.issuer)
+                if "logout-hint-not-verified" in p.defects:
+                    hint_claims = jwt.decode(hint, options={"verify_signature": False})
+                else:
+                    hint_claims = p.keys.verify_hint(hint, p.issuer)
             except jwt.InvalidTokenError as exc:
                 return error(lang, f"id_token_hint is not valid: {exc}")
         client_id = params.get("client_id")
@@ -46,7 +49,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         if redirect is not None:
             if client is None:
                 return error(lang, "post_logout_redirect_uri needs id_token_hint or client_id")
-            if redirect not in client.settings.post_logout_redirect_uris:
+            registered = redirect in client.settings.post_logout_redirect_uris
+            if not registered and "logout-any-redirect" not in p.defects:
                 return error(lang, "post_logout_redirect_uri is not registered for this client")
 
         cookie_session = p.live_session(request.cookies.get(SESSION_COOKIE))
@@ -56,17 +60,24 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             return HTMLResponse(
                 pages.confirm_logout(lang, request.url.path, hidden), headers=NO_CACHE
             )
-        session = p.store.sessions.get(hint_claims["sid"]) if hint_claims else cookie_session
-        if session is not None:
+        session = (
+            p.store.sessions.get(hint_claims.get("sid", "")) if hint_claims else cookie_session
+        )
+        if session is not None and "logout-session-kept" not in p.defects:
             p.end_session(session)
         if redirect is not None:
             query = {"state": params["state"]} if "state" in params else {}
+            if "logout-state-dropped" in p.defects:
+                query = {}
+            if "logout-state-invented" in p.defects:
+                query.setdefault("state", "psc-simulator-state")
             sep = "&" if "?" in redirect else "?"
             location = f"{redirect}{sep}{urlencode(query)}" if query else redirect
             response: Response = RedirectResponse(location, 302, headers=NO_CACHE)
         else:
             response = HTMLResponse(pages.logged_out(lang), headers=NO_CACHE)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        if "logout-session-kept" not in p.defects:
+            response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
     return [Route(oidc_path + "/logout", logout, methods=["GET", "POST"])]

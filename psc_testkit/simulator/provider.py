@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from psc_testkit.simulator import claims as psc_claims
 from psc_testkit.simulator.annuaire import Annuaire
 from psc_testkit.simulator.clients import Client, ClientAuthenticator, build_clients
 from psc_testkit.simulator.clock import Clock
 from psc_testkit.simulator.defects import ActiveDefects
-from psc_testkit.simulator.keys import KeySet, at_hash
+from psc_testkit.simulator.keys import KeySet, at_hash, rsa_public_jwk
 from psc_testkit.simulator.settings import SimulatorSettings
 from psc_testkit.simulator.store import (
     AccessToken,
@@ -83,8 +87,10 @@ class Provider:
     ) -> None:
         self.settings = settings
         self.endpoints = endpoints
-        self.issuer = endpoints.issuer
         self.defects = defects
+        self.issuer = endpoints.issuer
+        if "issuer-not-https" in defects:
+            self.issuer = endpoints.issuer.replace("https://", "http://", 1)
         self.tls = ca is not None
         self.clock = Clock()
         self.keys = KeySet()
@@ -98,12 +104,25 @@ class Provider:
             endpoints.revocation,
             endpoints.ciba,
         }
-        self.authenticator = ClientAuthenticator(self.clients, audiences, self.store.assertion_jtis)
+        self.authenticator = ClientAuthenticator(
+            self.clients, audiences, self.store.assertion_jtis, defects
+        )
         # Defects that act at random (token-endpoint-flaky) draw from a seeded generator.
         self.random = random.Random(settings.seed)
 
     def now(self) -> float:
         return self.clock.now()
+
+    @cached_property
+    def extra_jwk(self) -> dict:
+        """An unrelated RSA public key, for JWKS defects that publish one more key."""
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return {**rsa_public_jwk(key.public_key()), "kid": "extra"}
+
+    @cached_property
+    def small_jwk(self) -> dict:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        return {**rsa_public_jwk(key.public_key()), "kid": "small"}
 
     # Sessions -------------------------------------------------------------------------------
 
@@ -134,7 +153,13 @@ class Provider:
         return session
 
     def subject(self, session: Session) -> str:
-        return psc_claims.subject(session.user)
+        sub = psc_claims.subject(session.user)
+        if self.defects:
+            if "sub-too-long" in self.defects:
+                sub = sub.ljust(300, "x")
+            if "sub-per-session" in self.defects:
+                sub = f"{sub}:{session.sid[:8]}"
+        return sub
 
     def phone_status(self, pending: Pending) -> str:
         """What the simulated e-CPS phone says: approves after the configured delay unless a
@@ -157,6 +182,12 @@ class Provider:
 
     def issue_code(self, request: AuthRequest, session: Session) -> str:
         value = new_id(32)
+        if self.defects:
+            if "code-short" in self.defects:
+                value = new_id(11)
+            if "code-low-entropy" in self.defects:
+                self._code_counter = getattr(self, "_code_counter", 0) + 1
+                value = f"{self._code_counter:043d}"
         self.store.codes[value] = Code(
             value, request, session, self.now() + self.settings.code_lifetime
         )
@@ -178,7 +209,7 @@ class Provider:
         session = grant.session
         session.last_seen = now
         user = session.user
-        sub = psc_claims.subject(user)
+        sub = self.subject(session)
         acr = psc_claims.ACR[session.auth_mode]
         jti = new_id(16)
         access_claims = {
@@ -200,21 +231,34 @@ class Provider:
             "preferred_username": user.id_nat,
         }
         if grant.cert_thumbprint:
-            access_claims["cnf"] = {"x5t#S256": grant.cert_thumbprint}
-        access_token = self.keys.sign(access_claims)
+            thumbprint = grant.cert_thumbprint
+            if "mtls-cnf-wrong" in self.defects:
+                thumbprint = thumbprint[::-1]
+            access_claims["cnf"] = {"x5t#S256": thumbprint}
+        if "access-token-alg-none" in self.defects:
+            access_token = jwt.encode(access_claims, None, algorithm="none")
+        else:
+            access_token = self.keys.sign(access_claims)
         token = AccessToken(jti, access_token, grant, access_claims, iat + s.access_token_lifetime)
-        self.store.access_tokens[access_token] = token
-        self.store.access_by_jti[jti] = token
+        if not (refresh_parent is not None and "refreshed-access-token-unusable" in self.defects):
+            self.store.access_tokens[access_token] = token
+            self.store.access_by_jti[jti] = token
         grant.access_jtis.add(jti)
 
         # The refresh token dies with the session: at most its idle time, never past its maximum.
         refresh_exp = min(now + s.refresh_token_lifetime, session.created + s.session_max)
-        refresh = RefreshToken(new_id(32), grant, now, refresh_exp)
-        self.store.refresh_tokens[refresh.value] = refresh
-        if refresh_parent is not None:
-            refresh_parent.rotated = True
+        if refresh_parent is not None and "refresh-not-rotated" in self.defects:
+            refresh = refresh_parent
+        else:
+            value = new_id(32)
+            if "refresh-token-control-character" in self.defects:
+                value = value[:20] + "\t" + value[20:]
+            refresh = RefreshToken(value, grant, now, refresh_exp)
+            self.store.refresh_tokens[refresh.value] = refresh
+            if refresh_parent is not None:
+                refresh_parent.rotated = True
 
-        response = {
+        response: dict = {
             "access_token": access_token,
             "expires_in": s.access_token_lifetime,
             "refresh_expires_in": int(refresh_exp - now),
@@ -224,8 +268,18 @@ class Provider:
             "session_state": session.sid,
             "scope": " ".join(grant.scope),
         }
-        if "openid" in grant.scope:
-            response["id_token"] = self._id_token(client, grant, access_token, acr, sub, iat, nonce)
+        if "openid" in grant.scope and "id-token-missing" not in self.defects:
+            auth_time = session.auth_time
+            if refresh_parent is not None and "refresh-id-token-changes-auth-time" in self.defects:
+                auth_time -= 1
+            response["id_token"] = self._id_token(
+                client, grant, access_token, acr, sub, iat, nonce, auth_time
+            )
+        if self.defects:
+            if "token-type-mac" in self.defects:
+                response["token_type"] = "mac"
+            if "expires-in-string" in self.defects:
+                response["expires_in"] = str(response["expires_in"])
         return response
 
     def _id_token(
@@ -237,6 +291,7 @@ class Provider:
         sub: str,
         iat: int,
         nonce: str | None,
+        auth_time: int,
     ) -> str:
         session = grant.session
         lifetime = self.settings.access_token_lifetime
@@ -247,7 +302,7 @@ class Provider:
             "azp": client.client_id,
             "exp": iat + lifetime,
             "iat": iat,
-            "auth_time": session.auth_time,
+            "auth_time": auth_time,
             "typ": "ID",
             "acr": acr,
             "amr": psc_claims.AMR[session.auth_mode],
@@ -255,19 +310,45 @@ class Provider:
             "sid": session.sid,
             "session_state": session.sid,
         }
-        if nonce is not None and "nonce-not-echoed" not in self.defects:
+        if nonce is not None:
             claims["nonce"] = nonce
-        if "id-token-wrong-aud" in self.defects:
-            claims["aud"] = claims["azp"] = "some-other-client"
-        if "id-token-expired" in self.defects:
-            claims["exp"] = iat - 60
-        if "at-hash-wrong" in self.defects:
-            claims["at_hash"] = at_hash(access_token + "x")
-        token = self.keys.sign(claims)
-        if "id-token-bad-signature" in self.defects:
+        if self.defects:
+            self._break_id_token(claims, access_token, session)
+        d = self.defects
+        if "id-token-alg-none" in d:
+            return jwt.encode(claims, None, algorithm="none")
+        token = self.keys.sign(claims, kid="id-token-no-kid" not in d)
+        if "id-token-bad-signature" in d:
             head, body, sig = token.split(".")
             token = f"{head}.{body}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"
         return token
+
+    def _break_id_token(self, claims: dict, access_token: str, session: Session) -> None:
+        """ID token defects: each alters one claim as a faulty provider would."""
+        d = self.defects
+        if "nonce-not-echoed" in d:
+            claims.pop("nonce", None)
+        if "nonce-invented" in d:
+            claims.setdefault("nonce", "psc-simulator-nonce")
+        if "id-token-wrong-iss" in d:
+            claims["iss"] = self.issuer + "-other"
+        if "id-token-wrong-aud" in d:
+            claims["aud"] = "some-other-client"
+        if "id-token-wrong-azp" in d:
+            claims["azp"] = "some-other-client"
+        if "id-token-expired" in d:
+            claims["exp"] = claims["iat"] - 3600  # beyond any clock-skew allowance
+        if "id-token-iat-future" in d:
+            claims["iat"] += 3600
+        if "at-hash-wrong" in d:
+            claims["at_hash"] = at_hash(access_token + "x")
+        if "acr-below-requested" in d:
+            claims["acr"] = "eidas0"
+        if "id-token-extra-claims" in d:
+            claims["given_name"] = session.user.given_name
+            claims["family_name"] = session.user.family_name
+        if "auth-time-missing" in d:
+            del claims["auth_time"]
 
     def revoke_grant(self, grant: Grant) -> None:
         grant.revoked = True

@@ -37,6 +37,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                     body_token = (await read_form(request)).get("access_token")
                 except OAuthError as exc:
                     return _bearer_error("invalid_request", exc.description, exc.status)
+                if "userinfo-body-token-ignored" in p.defects:
+                    body_token = None
             else:
                 await read_body(request)
         if header is not None:
@@ -49,10 +51,13 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         if body_token:
             return body_token
         # RFC 6750 §3.1: no credentials at all gets a challenge without an error code.
+        headers = {"WWW-Authenticate": REALM, **NO_STORE}
+        if "userinfo-no-challenge" in p.defects:
+            del headers["WWW-Authenticate"]
         return Response(
             b'{"error":"invalid_request","error_description":"no access token"}',
             401,
-            {"WWW-Authenticate": REALM, **NO_STORE},
+            headers,
             media_type="application/json",
         )
 
@@ -61,7 +66,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         if token is None:
             return None
         bound = token.grant.cert_thumbprint
-        if bound is not None:
+        if bound is not None and "mtls-binding-not-enforced" not in p.defects:
             # RFC 8705 §3: a certificate-bound token needs the same certificate.
             cert = client_cert(request)
             if cert is None or cert[1] != bound:
@@ -69,6 +74,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         return token
 
     async def userinfo(request: Request) -> Response:
+        if request.method == "POST" and "userinfo-post-unsupported" in p.defects:
+            return _bearer_error("invalid_request", "POST is not supported", 405)
         try:
             value = await bearer_token(request)
         except OAuthError as exc:
@@ -77,27 +84,52 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             return value
         token = usable(request, value)
         if token is None:
+            if "userinfo-bad-token-not-invalid-token" in p.defects:
+                return _bearer_error("invalid_request", "the access token is not accepted")
             return _bearer_error("invalid_token", "the access token is invalid or expired")
         session = token.grant.session
         scope_all = "scope_all" in token.grant.scope
         client = p.clients.get(token.grant.client_id)
-        if "userinfo-sub-mismatch" in p.defects or (
-            client is not None and client.settings.userinfo_signed_response_alg
-        ):
-            claims = psc_claims.userinfo(session.user, session.auth_mode, scope_all)
-            if "userinfo-sub-mismatch" in p.defects:
-                claims["sub"] = psc_claims.subject(p.annuaire.professionals[0]) + "-other"
-            if client is not None and client.settings.userinfo_signed_response_alg:
-                claims.update(iss=p.issuer, aud=client.client_id)
-                return Response(p.keys.sign(claims), headers=NO_STORE, media_type="application/jwt")
-            return json_response(claims, 200, NO_STORE)
-        body = psc_claims.userinfo_json(session.user, session.auth_mode, scope_all)
-        return Response(body, headers=NO_STORE, media_type="application/json")
+        signed = client is not None and client.settings.userinfo_signed_response_alg
+        if not signed and not p.defects:
+            # The hot path: the same bytes for every login of this professional.
+            body = psc_claims.userinfo_json(session.user, session.auth_mode, scope_all)
+            return Response(body, headers=NO_STORE, media_type="application/json")
+        claims = psc_claims.userinfo(session.user, session.auth_mode, scope_all)
+        claims["sub"] = p.subject(session)
+        d = p.defects
+        if "userinfo-sub-mismatch" in d:
+            claims["sub"] = psc_claims.subject(p.annuaire.professionals[0]) + "-other"
+        if signed:
+            claims.update(iss=p.issuer, aud=token.grant.client_id)
+            if "signed-userinfo-no-aud" in d:
+                del claims["aud"]
+            jwt_body = p.keys.sign(claims)
+            if "signed-userinfo-bad-signature" in d:
+                jwt_body = jwt_body[:-6] + (
+                    "AAAAAA" if not jwt_body.endswith("AAAAAA") else "BBBBBB"
+                )
+            return Response(jwt_body, headers=NO_STORE, media_type="application/jwt")
+        response = json_response(claims, 200, NO_STORE)
+        if "userinfo-wrong-content-type" in d:
+            response.headers["content-type"] = "text/plain"
+        return response
+
+    def authenticate_or_pass(request: Request, form: dict[str, str], defect: str) -> None:
+        """Client authentication, skipped for credential-less requests under `defect`."""
+        try:
+            p.authenticator.authenticate(request, form, p.now(), allow_public=False)
+        except OAuthError:
+            no_credentials = "authorization" not in request.headers and not (
+                {"client_secret", "client_assertion"} & set(form)
+            )
+            if not (defect in p.defects and no_credentials):
+                raise
 
     async def introspect(request: Request) -> Response:
         try:
             form = await read_form(request)
-            p.authenticator.authenticate(request, form, p.now(), allow_public=False)
+            authenticate_or_pass(request, form, "introspection-without-authentication")
         except OAuthError as exc:
             return exc.response()
         value = form.get("token")
@@ -105,6 +137,9 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             return OAuthError("invalid_request", "token is required").response()
         hint = form.get("token_type_hint")
         access = None if hint == "refresh_token" else p.access_token(value)
+        d = p.defects
+        if access is not None and "introspection-active-reported-inactive" in d:
+            return json_response({"active": False}, 200, NO_STORE)
         if access is not None:
             user = access.grant.session.user
             body = {
@@ -115,6 +150,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                 "token_type": "Bearer",
                 "active": True,
             }
+            if "introspection-no-client-id" in d:
+                del body["client_id"]
             return json_response(body, 200, NO_STORE)
         refresh = p.refresh_token(value)
         if refresh is not None and not refresh.rotated:
@@ -133,12 +170,20 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                 "sid": grant.session.sid,
             }
             return json_response(body, 200, NO_STORE)
+        if "introspection-unknown-active" in d:
+            return json_response({"active": True}, 200, NO_STORE)
         return json_response({"active": False}, 200, NO_STORE)
 
     async def revoke(request: Request) -> Response:
+        d = p.defects
         try:
             form = await read_form(request)
-            client = p.authenticator.authenticate(request, form, p.now())
+            try:
+                client_id = p.authenticator.authenticate(request, form, p.now()).client_id
+            except OAuthError:
+                if "revocation-without-authentication" not in d:
+                    raise
+                client_id = None
             value = form.get("token")
             if not value:
                 raise OAuthError("invalid_request", "token is required")
@@ -146,11 +191,13 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             access = p.store.access_tokens.get(value)
             refresh = p.store.refresh_tokens.get(value)
             found = access.grant if access else refresh.grant if refresh else None
-            if found is not None and found.client_id != client.client_id:
+            if found is None and "revocation-unknown-token-error" in d:
+                raise OAuthError("invalid_request", "unknown token")
+            if found is not None and client_id is not None and found.client_id != client_id:
                 raise OAuthError("unauthorized_client", "the token was issued to another client")
-            if access is not None:
+            if access is not None and "revocation-ignores-access-tokens" not in d:
                 access.revoked = True
-            if refresh is not None:
+            if refresh is not None and "revocation-ignores-refresh-tokens" not in d:
                 # Revoking a refresh token also ends the access tokens of its grant (§2.1).
                 p.revoke_grant(refresh.grant)
         except OAuthError as exc:

@@ -103,7 +103,7 @@ def build(
         log_level="warning",
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=2,
+        timeout_graceful_shutdown=1,
         **ssl_options,
     )
     lines = [f"issuer={endpoints.issuer}", f"wallet={endpoints.authorization}"]

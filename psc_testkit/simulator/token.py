@@ -42,27 +42,27 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         code = p.store.codes.get(value)
         if code is None or code.expires_at <= p.now():
             raise OAuthError("invalid_grant", "code is invalid or expired")
-        if code.request.client_id != client.client_id:
+        d = p.defects
+        if code.request.client_id != client.client_id and "code-not-bound-to-client" not in d:
             raise OAuthError("invalid_grant", "code was issued to another client")
-        if code.grant is not None and "code-reusable" not in p.defects:
+        if code.grant is not None and "code-reusable" not in d:
             # RFC 6749 §4.1.2: a second use is refused and SHOULD revoke what the first issued.
-            p.revoke_grant(code.grant)
+            if "code-reuse-keeps-tokens" not in d:
+                p.revoke_grant(code.grant)
             raise OAuthError("invalid_grant", "code was already used")
-        if form.get("redirect_uri") != code.request.redirect_uri:
+        sent_uri = form.get("redirect_uri")
+        if sent_uri != code.request.redirect_uri and not (
+            (sent_uri is None and "token-redirect-uri-optional" in d)
+            or (sent_uri is not None and "token-redirect-uri-mismatch-accepted" in d)
+        ):
             raise OAuthError(
                 "invalid_grant", "redirect_uri does not match the authorization request"
             )
-        verifier = form.get("code_verifier")
-        if "pkce-not-enforced" not in p.defects:
-            if code.request.code_challenge is not None:
-                if not verifier:
-                    raise OAuthError("invalid_grant", "code_verifier is required")
-                method = code.request.code_challenge_method or "plain"
-                if not pkce_matches(verifier, code.request.code_challenge, method):
-                    raise OAuthError("invalid_grant", "code_verifier does not match code_challenge")
-            elif verifier is not None:
-                # RFC 9700 §2.1.1: a verifier without a challenge is a PKCE downgrade attempt.
-                raise OAuthError("invalid_grant", "code_verifier sent but no code_challenge was")
+        check_pkce(
+            code.request.code_challenge,
+            code.request.code_challenge_method,
+            form.get("code_verifier"),
+        )
         if not p.session_alive(code.session):
             raise OAuthError("invalid_grant", "the session of this code has ended")
         grant = Grant(
@@ -75,14 +75,36 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         code.grant = grant
         return p.issue_tokens(client, grant, nonce=code.request.nonce)
 
+    def check_pkce(challenge: str | None, method: str | None, verifier: str | None) -> None:
+        """RFC 7636 §4.6, and RFC 9700 §2.1.1 against downgrades."""
+        d = p.defects
+        if "pkce-not-enforced" in d:
+            return
+        if challenge is not None:
+            if not verifier:
+                if "pkce-verifier-optional" in d:
+                    return
+                raise OAuthError("invalid_grant", "code_verifier is required")
+            method = method or "plain"
+            if "pkce-plain-broken" in d and method == "plain":
+                method = "S256"
+            if "pkce-s256-accepts-challenge" in d and verifier == challenge:
+                return
+            if not pkce_matches(verifier, challenge, method):
+                raise OAuthError("invalid_grant", "code_verifier does not match code_challenge")
+        elif verifier is not None and "pkce-downgrade-accepted" not in d:
+            # A verifier without a challenge is a PKCE downgrade attempt.
+            raise OAuthError("invalid_grant", "code_verifier sent but no code_challenge was")
+
     def refresh_token(request: Request, client: Client, form: dict[str, str]) -> dict:
         value = form.get("refresh_token")
         if not value:
             raise OAuthError("invalid_request", "refresh_token is required")
         token = p.refresh_token(value)
-        if token is None:
+        d = p.defects
+        if token is None or "refresh-broken" in d:
             raise OAuthError("invalid_grant", "refresh token is invalid or expired")
-        if token.grant.client_id != client.client_id:
+        if token.grant.client_id != client.client_id and "refresh-not-bound-to-client" not in d:
             raise OAuthError("invalid_grant", "refresh token was issued to another client")
         if token.rotated:
             # RFC 9700 §4.14.2: reuse of a rotated refresh token revokes the whole grant.
@@ -91,7 +113,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         grant = token.grant
         if scope := form.get("scope"):
             requested = tuple(scope.split())
-            if not set(requested) <= set(grant.scope):
+            if not set(requested) <= set(grant.scope) and "refresh-scope-widening" not in d:
                 raise OAuthError("invalid_scope", "scope exceeds what was granted")
         return p.issue_tokens(client, grant, nonce=None, refresh_parent=token)
 
@@ -109,12 +131,21 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         if status == "expired":
             del p.store.pending[auth_req_id]
             raise OAuthError("expired_token", "the authentication request has expired")
+        d = p.defects
+        if (status == "denied" and "ciba-denial-ignored" in d) or (
+            status == "approved" and "ciba-approval-ignored" in d
+        ):
+            status = "pending"
         if status == "denied":
             del p.store.pending[auth_req_id]
             raise OAuthError("access_denied", "the user denied the authentication")
         if status == "pending":
             too_fast = now - pending.last_poll < pending.interval
             pending.last_poll = now
+            if "ciba-pending-as-slow-down" in d:
+                too_fast = True
+            if "ciba-no-slow-down" in d:
+                too_fast = False
             if too_fast:
                 # CIBA §11: the client MUST then wait 5 s longer between polls.
                 pending.interval += 5
@@ -142,13 +173,27 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                 raise OAuthError("invalid_request", "grant_type is required")
             handler = grants.get(grant_type)
             if handler is None:
-                raise OAuthError("unsupported_grant_type", f"unsupported grant_type {grant_type}")
+                error = "unsupported_grant_type"
+                if "token-error-wrong-code" in p.defects:
+                    error = "invalid_request"
+                raise OAuthError(error, f"unsupported grant_type {grant_type}")
             if grant_type == CIBA_GRANT and not client.settings.ciba:
                 raise OAuthError("unauthorized_client", "CIBA is not enabled for this client")
             body = handler(request, client, form)
         except OAuthError as exc:
+            if "token-error-bad-charset" in p.defects:
+                exc.description = f'"{exc.description}"'
             return exc.response()
-        headers = None if "token-cache-control-missing" in p.defects else NO_STORE
-        return json_response(body, 200, headers)
+        if not p.defects:
+            return json_response(body, 200, NO_STORE)
+        headers = dict(NO_STORE)
+        if "token-cache-control-missing" in p.defects:
+            del headers["Cache-Control"]
+        if "token-pragma-missing" in p.defects:
+            del headers["Pragma"]
+        response = json_response(body, 200, headers)
+        if "token-response-not-json" in p.defects:
+            response.headers["content-type"] = "text/plain"
+        return response
 
     return [Route(oidc_path + "/token", token, methods=["POST"])]

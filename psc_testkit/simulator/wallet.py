@@ -22,6 +22,28 @@ from psc_testkit.simulator.store import AuthRequest, Pending, Session, new_id
 
 PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 PROMPTS = {"none", "login", "consent", "select_account"}
+KNOWN_PARAMETERS = {
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "id_token_hint",
+    "acr_values",
+    "ui_locales",
+    "claims_locales",
+    "display",
+    "request",
+    "request_uri",
+    "claims",
+}
 RESPONSE_MODES = {"query", "fragment", "form_post"}
 NO_CACHE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -42,9 +64,20 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
 def routes(p: Provider) -> list[Route]:
     def respond(request: AuthRequest, params: dict[str, str]) -> Response:
         """Send the authorization response by the requested response mode."""
-        if request.state is not None and "state-not-echoed" not in p.defects:
+        if request.state is not None:
             params["state"] = request.state
         params["iss"] = p.issuer
+        if p.defects:
+            d = p.defects
+            error = "error" in params
+            if ("state-not-echoed" in d and not error) or ("error-state-not-echoed" in d and error):
+                params.pop("state", None)
+            if "iss-parameter-wrong" in d:
+                params["iss"] = p.issuer + "/other"
+            if "error-description-non-ascii" in d and error:
+                params["error_description"] += " (échec)"
+            if "form-post-ignored" in d and request.response_mode == "form_post":
+                request.response_mode = "query"
         if request.response_mode == "form_post":
             return _html(pages.form_post(request.redirect_uri, params))
         if request.response_mode == "fragment":
@@ -94,26 +127,33 @@ def routes(p: Provider) -> list[Route]:
 
     def validate(params: dict[str, str], request: AuthRequest) -> None:
         client = p.clients[request.client_id]
+        d = p.defects
         response_mode = params.get("response_mode")
         if response_mode and response_mode not in RESPONSE_MODES:
             raise Redirectable("invalid_request", f"unsupported response_mode {response_mode}")
         response_type = params.get("response_type")
+        if not response_type and "response-type-defaults-to-code" in d:
+            response_type = "code"
+        if response_type == "token" and "response-type-token-answered-with-code" in d:
+            response_type = "code"
         if not response_type:
             raise Redirectable("invalid_request", "response_type is required")
         if response_type != "code":
             raise Redirectable("unsupported_response_type", "only response_type=code is supported")
-        if "request" in params:
+        if "request" in params and "request-object-ignored" not in d:
             raise Redirectable("request_not_supported", "request objects are not supported")
-        if "request_uri" in params:
+        if "request_uri" in params and "request-uri-ignored" not in d:
             raise Redirectable("request_uri_not_supported", "request_uri is not supported")
         if "openid" not in request.scope:
             raise Redirectable("invalid_scope", "the openid scope is required")
+        if d:
+            reject_for_defects(params, request)
         if request.code_challenge is None:
             if request.code_challenge_method:
                 raise Redirectable(
                     "invalid_request", "code_challenge_method without code_challenge"
                 )
-            if client.public:
+            if client.public and "public-client-without-pkce" not in d:
                 raise Redirectable("invalid_request", "PKCE is required for public clients")
         else:
             method = request.code_challenge_method or "plain"
@@ -132,7 +172,27 @@ def routes(p: Provider) -> list[Route]:
                 raise Redirectable("invalid_request", "max_age must be a non-negative integer")
             request.max_age = int(raw)
 
+    def reject_for_defects(params: dict[str, str], request: AuthRequest) -> None:
+        """Defects that make the endpoint refuse what it should accept."""
+        d = p.defects
+        if "nonce-required" in d and not request.nonce:
+            raise Redirectable("invalid_request", "nonce is required")
+        if "unknown-parameter-rejected" in d and set(params) - KNOWN_PARAMETERS:
+            raise Redirectable("invalid_request", "unknown parameter")
+        if "scope-order-sensitive" in d and request.scope[:1] != ("openid",):
+            raise Redirectable("invalid_scope", "scope must start with openid")
+        if "display-popup-rejected" in d and params.get("display") == "popup":
+            raise Redirectable("invalid_request", "display=popup is not supported")
+        if "ui-locales-rejected" in d and set((request.ui_locales or "").split()) - {"fr", "en"}:
+            raise Redirectable("invalid_request", "unsupported ui_locales")
+        if "login-hint-rejected" in d and request.login_hint:
+            raise Redirectable("invalid_request", "login_hint is not supported")
+        if "id-token-hint-rejected" in d and "id_token_hint" in params:
+            raise Redirectable("login_required", "the user must authenticate")
+
     async def authorize(request: Request) -> Response:
+        if request.method == "POST" and "authorize-post-unsupported" in p.defects:
+            return _html(pages.error("fr", "POST is not supported"), 405)
         try:
             if request.method == "POST":
                 params = await read_form(request)
@@ -143,11 +203,13 @@ def routes(p: Provider) -> list[Route]:
         lang = pages.language(params.get("ui_locales"))
         client_id = params.get("client_id", "")
         client = p.clients.get(client_id)
-        if client is None:
-            return _html(pages.error(lang, "Client inconnu / unknown client_id"), 400)
         redirect_uri = params.get("redirect_uri", "")
-        registered = redirect_uri in client.settings.redirect_uris
-        if not registered and not (redirect_uri and "redirect-uri-not-checked" in p.defects):
+        if client is None:
+            if redirect_uri and "unknown-client-redirected" in p.defects:
+                location = f"{redirect_uri}?{urlencode({'error': 'unauthorized_client'})}"
+                return RedirectResponse(location, 302, headers=NO_CACHE)
+            return _html(pages.error(lang, "Client inconnu / unknown client_id"), 400)
+        if not redirect_uri_allowed(redirect_uri, client.settings.redirect_uris):
             return _html(pages.error(lang, "redirect_uri non enregistrée / not registered"), 400)
         auth_request = parse_request(params, client_id, redirect_uri)
         try:
@@ -157,22 +219,38 @@ def routes(p: Provider) -> list[Route]:
             return fail(auth_request, exc.error, exc.description)
 
         session = p.live_session(request.cookies.get(SESSION_COOKIE))
-        now = p.now()
-        needs_login = (
-            session is None
-            or "login" in auth_request.prompt
-            or (auth_request.max_age is not None and now - session.auth_time > auth_request.max_age)
-        )
-        if session is not None and hint_sub is not None and hint_sub != p.subject(session):
-            needs_login = True
-        if not needs_login:
-            assert session is not None
+        if session is not None and not needs_login(auth_request, session, hint_sub):
             return succeed(auth_request, session)
-        if "none" in auth_request.prompt:
+        if "none" in auth_request.prompt and not (
+            session is None and "prompt-none-shows-login" in p.defects
+        ):
             return fail(auth_request, "login_required", "the user must authenticate")
         tx = new_id(16)
         p.store.transactions[tx] = auth_request
         return _html(pages.login(lang, tx, auth_request.login_hint))
+
+    def redirect_uri_allowed(redirect_uri: str, registered: tuple[str, ...]) -> bool:
+        """Exact matching (OIDC Core §3.1.2.1), unless a defect loosens it."""
+        if redirect_uri in registered:
+            return True
+        if not redirect_uri or not p.defects:
+            return False
+        if "redirect-uri-not-checked" in p.defects:
+            return True
+        return "redirect-uri-prefix-match" in p.defects and any(
+            redirect_uri.startswith(r) for r in registered
+        )
+
+    def needs_login(auth_request: AuthRequest, session: Session, hint_sub: str | None) -> bool:
+        """Whether this request must authenticate the user again despite the SSO session."""
+        d = p.defects
+        if "login" in auth_request.prompt and "prompt-login-ignored" not in d:
+            return True
+        max_age = auth_request.max_age
+        if max_age is not None and "max-age-ignored" not in d:
+            if p.now() - session.auth_time > max_age or "max-age-always-reauthenticates" in d:
+                return True
+        return hint_sub is not None and hint_sub != p.subject(session)
 
     async def login(request: Request) -> Response:
         try:
