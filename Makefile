@@ -32,6 +32,7 @@ simulator: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/simulator_capacity.py $(ARGS)
+	$(BIN)/python benchmarks/conformance_time.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -93,6 +93,8 @@ def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
         "--alluredir",
         str(reports / "allure-results"),
         "--clean-alluredir",
+        # Short tracebacks: the check's line and its Expected/Actual, not the fixtures' reprs.
+        "--tb=short",
         "-q",
     ]
     for name in args.defect:

@@ -68,6 +68,8 @@ PERSONAL_KEYS = {
     "adresseEMail",
 }
 SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorization"}
+# Anything shaped like a JWT, even cut short by a repr, is a token.
+JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
 MIN_LENGTH = 4  # shorter values ("L", "10", "")  are codes, not secrets, and would over-match
 MAX_BODY_SHOWN = 4000
 
@@ -117,13 +119,13 @@ class Redactor:
                     self.add(cookie_value)
 
     def __call__(self, text: str) -> str:
-        if not self.values:
-            return text
-        if self._pattern is None:
-            # Longest first, so a token is replaced whole before any value it contains.
-            ordered = sorted(self.values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-        return self._pattern.sub(lambda m: self.values[m.group(0)], text)
+        if self.values:
+            if self._pattern is None:
+                # Longest first, so a token is replaced whole before any value it contains.
+                ordered = sorted(self.values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            text = self._pattern.sub(lambda m: self.values[m.group(0)], text)
+        return JWT_SHAPE.sub(lambda m: f"«jwt:{digest(m.group(0))}»", text)
 
 
 @dataclass

@@ -164,6 +164,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if report.failed and harness is not None:
         redact = harness.recorder.redact
         report.longrepr = redact(str(report.longrepr))
+        if call.excinfo is not None and call.excinfo.value.args:
+            # Other plugins (allure) read the exception itself: redact it in place too.
+            call.excinfo.value.args = tuple(
+                redact(a) if isinstance(a, str) else a for a in call.excinfo.value.args
+            )
         exchanges = _exchanges(item)[-EVIDENCE_LIMIT:]
         header = (
             f"{requirement} ({level}) — {spec_of(requirement).title} §{section_of(requirement)}"

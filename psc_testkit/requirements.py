@@ -110,10 +110,10 @@ def link(requirement: str) -> str:
     spec = spec_of(requirement)
     section = section_of(requirement)
     if not spec.url or not section:
-        return spec.url
+        return spec.url.rstrip("#")
     if spec.prefix.startswith("RFC"):
         return spec.url + section
-    return spec.url
+    return spec.url.rstrip("#")
 
 
 def severity(level: str) -> str:

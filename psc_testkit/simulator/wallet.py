@@ -247,9 +247,12 @@ def routes(p: Provider) -> list[Route]:
         if "login" in auth_request.prompt and "prompt-login-ignored" not in d:
             return True
         max_age = auth_request.max_age
-        if max_age is not None and "max-age-ignored" not in d:
-            if p.now() - session.auth_time > max_age or "max-age-always-reauthenticates" in d:
-                return True
+        if (
+            max_age is not None
+            and "max-age-ignored" not in d
+            and (p.now() - session.auth_time > max_age or "max-age-always-reauthenticates" in d)
+        ):
+            return True
         return hint_sub is not None and hint_sub != p.subject(session)
 
     async def login(request: Request) -> Response:
