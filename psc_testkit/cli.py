@@ -60,6 +60,28 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate_claims(args: argparse.Namespace) -> int:
+    from psc_testkit import psc_claims
+
+    try:
+        claims = psc_claims.load_payload(psc_claims.read(args.file))
+    except (OSError, ValueError) as exc:
+        print(f"psc-testkit validate-claims: {exc}", file=sys.stderr)
+        return 2
+    kind = psc_claims.detect_kind(claims) if args.kind == "auto" else args.kind
+    violations = psc_claims.validate(claims, kind, sandbox=args.sandbox)
+    must = [v for v in violations if v.level == "MUST"]
+    for violation in violations:
+        print(violation)
+    failing = must or (args.strict and violations)
+    verdict = "INVALID" if failing else "valid"
+    print(
+        f"{verdict}: {kind}, {len(must)} violation(s) of a MUST, "
+        f"{len(violations) - len(must)} warning(s)"
+    )
+    return 1 if failing else 0
+
+
 def _suite_dir() -> Path:
     """The conformance suite ships beside the package (`conformance/` in the project)."""
     return Path(__file__).resolve().parent.parent / "conformance"
@@ -163,6 +185,29 @@ def parser() -> argparse.ArgumentParser:
     conf.add_argument("--strict", action="store_true", help="SHOULD failures fail the run")
     conf.add_argument("--reports", default="reports", help="output folder (default reports/)")
     conf.set_defaults(func=cmd_conformance)
+
+    val = commands.add_parser(
+        "validate-claims",
+        help="check a captured userinfo, ID token or access token payload",
+        description="Validate a captured PSC payload (JSON, or a JWT whose signature is not "
+        "checked): schema, identifiers and check digits, nomenclature codes, consistency. Prints "
+        "one violation per line (level, JSON path, rule, message, reference); exit 1 when a MUST "
+        "is violated.",
+    )
+    val.add_argument("file", help="the payload file, or - for standard input")
+    val.add_argument(
+        "--kind",
+        choices=["auto", "userinfo", "id-token", "access-token"],
+        default="auto",
+        help="what the payload is (default: guessed)",
+    )
+    val.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="accept the sandbox's EDIT test identities and test FINESS numbers",
+    )
+    val.add_argument("--strict", action="store_true", help="warnings fail too")
+    val.set_defaults(func=cmd_validate_claims)
     return root
 
 

@@ -58,6 +58,10 @@ class Target:
     timeout: float = 10.0
     simulator: bool = False
     control_origin: str | None = None  # the simulator's control API, when the target is it
+    # PSC: the sandbox's EDIT test identities are accepted as idNat only where this is set.
+    sandbox: bool = False
+    # PSC claim checks run over this many test professionals, not one.
+    psc_sample_size: int = 3
 
     @property
     def scope(self) -> str:
@@ -175,4 +179,6 @@ def load_target(path: Path, **runtime: str) -> Target:
         timeout=float(table.get("timeout", 10.0)),
         simulator=bool(table.get("simulator", False)),
         control_origin=runtime.get("control_origin"),
+        sandbox=bool(table.get("sandbox", False)),
+        psc_sample_size=int(table.get("psc_sample_size", 3)),
     )

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.helpers import expect
+from psc_testkit.schemas import registry, schema_id
 
 REQUIRED = [
     "issuer",
@@ -16,38 +17,10 @@ REQUIRED = [
     "subject_types_supported",
     "id_token_signing_alg_values_supported",
 ]
-STRING_ARRAYS = [
-    "scopes_supported",
-    "response_types_supported",
-    "response_modes_supported",
-    "grant_types_supported",
-    "acr_values_supported",
-    "subject_types_supported",
-    "id_token_signing_alg_values_supported",
-    "userinfo_signing_alg_values_supported",
-    "token_endpoint_auth_methods_supported",
-    "token_endpoint_auth_signing_alg_values_supported",
-    "display_values_supported",
-    "claim_types_supported",
-    "claims_supported",
-    "claims_locales_supported",
-    "ui_locales_supported",
-    "code_challenge_methods_supported",
-    "introspection_endpoint_auth_methods_supported",
-    "revocation_endpoint_auth_methods_supported",
-    "backchannel_token_delivery_modes_supported",
-]
-BOOLEANS = [
-    "claims_parameter_supported",
-    "request_parameter_supported",
-    "request_uri_parameter_supported",
-    "require_request_uri_registration",
-    "authorization_response_iss_parameter_supported",
-    "frontchannel_logout_supported",
-    "backchannel_logout_supported",
-    "tls_client_certificate_bound_access_tokens",
-    "backchannel_user_code_parameter_supported",
-]
+# Member types come from schemas/oidc/discovery.schema.json, the one place that states them.
+_MEMBERS = registry().contents(schema_id("oidc:discovery"))["properties"]
+STRING_ARRAYS = sorted(m for m, spec in _MEMBERS.items() if spec.get("$ref") == "#/$defs/strings")
+BOOLEANS = sorted(m for m, spec in _MEMBERS.items() if spec.get("type") == "boolean")
 ENDPOINTS = [
     "authorization_endpoint",
     "token_endpoint",

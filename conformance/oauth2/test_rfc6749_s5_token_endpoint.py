@@ -2,8 +2,9 @@
 
 import pytest
 
-from conformance.helpers import ERROR_CODE, ERROR_DESCRIPTION, VSCHAR, body_of, error_of, expect
+from conformance.helpers import VSCHAR, body_of, error_of, expect
 from psc_testkit import flow
+from psc_testkit.schemas import schema_errors, schema_id
 
 
 @pytest.fixture(
@@ -263,14 +264,14 @@ def test_error_uses_http_400_and_the_rfc_error_code(error_response):
 def test_error_is_json_with_an_ascii_error_code(error_response):
     """RFC6749-5.2 MUST. The error response is JSON; "Values for the "error" parameter MUST NOT
     include characters outside the set %x20-21 / %x23-5B / %x5D-7E" and the same for
-    error_description."""
-    body = body_of(error_response)
-    description = body.get("error_description", "")
-    expect(
-        isinstance(body.get("error"), str)
-        and bool(ERROR_CODE.match(body["error"]))
-        and isinstance(description, str)
-        and bool(ERROR_DESCRIPTION.match(description)),
-        "error (and error_description) in NQSCHAR",
-        body,
-    )
+    error_description (schemas/oidc/error-response.schema.json)."""
+    problems = schema_errors(schema_id("oidc:error-response"), body_of(error_response))
+    expect(not problems, "error (and error_description) in NQSCHAR", problems)
+
+
+@pytest.mark.requirement("RFC6749-5.1", "MUST")
+def test_token_response_matches_the_schema(happy):
+    """RFC6749-5.1 MUST. access_token and token_type REQUIRED strings, expires_in a number of
+    seconds, refresh_token a string (schemas/oidc/token-response.schema.json)."""
+    problems = schema_errors(schema_id("oidc:token-response"), happy.tokens.body)
+    expect(not problems, "a valid token response", problems)

@@ -487,6 +487,7 @@ _ALL = [
         "RFC6749-5.1",
         'expires_in is the string "120"',
         "test_expires_in_is_present_and_sane",
+        "test_token_response_matches_the_schema",
     ),
     _d(
         "refresh-token-control-character",
@@ -619,6 +620,7 @@ _ALL = [
         "OIDCC-3.1.3.7-12",
         'the ID token\'s acr is "eidas0"',
         "test_acr_is_at_least_the_requested_level",
+        "test_acr_is_at_least_eidas1",
     ),
     _d(
         "id-token-extra-claims",
@@ -884,6 +886,126 @@ _ALL = [
         "access tokens are unsigned JWTs",
         "test_jwt_access_token_is_never_unsigned",
     ),
+    # Pro Santé Connect claims, tokens and discovery (fact sheet §2-§4)
+    # fmt: off
+    _d(
+        "psc-pivot-missing",
+        "PSC-CLAIMS-PIVOT",
+        "UserInfo lacks family_name",
+        "test_identite_pivot_is_present",
+        breaks=("test_userinfo_matches_the_psc_schema",),
+    ),
+    _d(
+        "psc-scope-all-ignored",
+        "PSC-SCOPE-ALL",
+        "scope_all releases no sectoral claim",
+        "test_scope_all_releases_the_sectoral_claims",
+        breaks=(
+            "test_userinfo_matches_the_psc_schema",
+            "test_auth_mode_matches_the_login_method",
+            "test_each_activity_has_a_mode_and_a_place_of_practice",
+        ),
+    ),
+    _d(
+        "psc-schema-type",
+        "PSC-SCHEMA",
+        'otherIds qualite is the string "1"',
+        "test_userinfo_matches_the_psc_schema",
+    ),
+    _d(
+        "psc-activity-without-mode",
+        "PSC-SECTORAL",
+        "activities have an empty codeModeExercice",
+        "test_each_activity_has_a_mode_and_a_place_of_practice",
+    ),
+    _d(
+        "psc-unknown-profession",
+        "PSC-NOMENCLATURE",
+        'exercices have codeProfession "X1"',
+        "test_codes_are_in_their_nomenclatures",
+        breaks=("test_subject_role_lists_the_professions_of_the_exercices",),
+    ),
+    _d(
+        "psc-siret-check-digit",
+        "PSC-IDENTIFIERS",
+        "the first activity has a SIRET whose check digit is wrong",
+        "test_identifiers_are_valid",
+    ),
+    _d(
+        "psc-idnat-check-digit",
+        "PSC-IDENTIFIERS",
+        "UserInfo's idNat has a wrong RPPS check digit",
+        "test_identifiers_are_valid",
+        breaks=("test_tokens_userinfo_and_introspection_name_the_same_professional",),
+    ),
+    _d(
+        "psc-subject-role-wrong-oid",
+        "PSC-CODE-OID",
+        "SubjectRole carries the TRE_G15 OID",
+        "test_code_oid_claims_are_well_formed",
+        breaks=("test_userinfo_matches_the_psc_schema",),
+    ),
+    _d(
+        "psc-organization-id-mismatch",
+        "PSC-CONSISTENCY",
+        "SubjectOrganizationID is not the first activity's structure",
+        "test_organisation_and_identifier_claims_agree",
+    ),
+    _d(
+        "psc-subject-role-mismatch",
+        "PSC-CONSISTENCY",
+        "SubjectRole is 60 for everyone",
+        "test_subject_role_lists_the_professions_of_the_exercices",
+    ),
+    _d(
+        "psc-authmode-always-card",
+        "PSC-AUTHMODE",
+        "authMode is CARD even for e-CPS logins",
+        "test_auth_mode_matches_the_login_method[ecps-MOBILE]",
+    ),
+    _d(
+        "psc-introspection-other-professional",
+        "PSC-CONSISTENCY",
+        "introspection names another professional",
+        "test_tokens_userinfo_and_introspection_name_the_same_professional",
+    ),
+    _d(
+        "psc-introspection-without-psc-fields",
+        "PSC-INTROSPECTION",
+        "introspection omits authMode and otherIds",
+        "test_introspection_returns_the_psc_fields",
+    ),
+    _d(
+        "psc-access-token-lifetime",
+        "PSC-LIFETIME",
+        "access tokens live 300 s",
+        "test_access_token_lives_120_seconds",
+    ),
+    _d(
+        "psc-refresh-lifetime",
+        "PSC-LIFETIME",
+        "refresh tokens live an hour",
+        "test_refresh_token_lives_at_most_30_minutes",
+    ),
+    _d(
+        "psc-discovery-no-scope-all",
+        "PSC-DISCOVERY",
+        "scopes_supported omits scope_all",
+        "test_scope_all_is_advertised",
+    ),
+    _d(
+        "psc-discovery-no-eidas1",
+        "PSC-DISCOVERY",
+        "acr_values_supported omits eidas1",
+        "test_eidas1_is_advertised",
+    ),
+    _d(
+        "psc-discovery-no-psc-claims",
+        "PSC-DISCOVERY",
+        "claims_supported omits the PSC claims",
+        "test_psc_claims_are_advertised",
+    ),
+    # fmt: on
 ]
 
 DEFECTS: dict[str, Defect] = {d.name: d for d in _ALL}

@@ -124,6 +124,12 @@ def _break_metadata(p: Provider, doc: dict) -> None:
         ]
     if "ciba-no-delivery-modes" in d:
         del doc["backchannel_token_delivery_modes_supported"]
+    if "psc-discovery-no-scope-all" in d:
+        doc["scopes_supported"] = [s for s in doc["scopes_supported"] if s != "scope_all"]
+    if "psc-discovery-no-eidas1" in d:
+        doc["acr_values_supported"] = [a for a in doc["acr_values_supported"] if a != "eidas1"]
+    if "psc-discovery-no-psc-claims" in d:
+        doc["claims_supported"] = [c for c in doc["claims_supported"] if c[0].islower()]
 
 
 def jwks_payload(p: Provider) -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -145,6 +145,8 @@ class Provider:
         )
 
     def open_session(self, user_id_nat: str, auth_mode: str) -> Session:
+        if "psc-authmode-always-card" in self.defects:
+            auth_mode = "CARD"
         now = self.now()
         user = self.annuaire.get(user_id_nat)
         assert user is not None
@@ -206,6 +208,8 @@ class Provider:
         now = self.now()
         iat = int(now)
         s = self.settings
+        if self.defects:
+            s = self._lifetimes_for_defects(s)
         session = grant.session
         session.last_seen = now
         user = session.user
@@ -281,6 +285,13 @@ class Provider:
             if "expires-in-string" in self.defects:
                 response["expires_in"] = str(response["expires_in"])
         return response
+
+    def _lifetimes_for_defects(self, s: SimulatorSettings) -> SimulatorSettings:
+        if "psc-access-token-lifetime" in self.defects:
+            s = replace(s, access_token_lifetime=300)
+        if "psc-refresh-lifetime" in self.defects:
+            s = replace(s, refresh_token_lifetime=3600, session_idle=3600)
+        return s
 
     def _id_token(
         self,

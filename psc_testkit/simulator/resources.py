@@ -25,6 +25,46 @@ def _bearer_error(error: str, description: str, status: int = 401) -> Response:
     )
 
 
+def break_psc_claims(p: Provider, claims: dict) -> None:
+    """UserInfo defects of the PSC claims: each alters one thing a real payload might get
+    wrong."""
+    d = p.defects
+    exercices = (claims.get("SubjectRefPro") or {}).get("exercices") or []
+    if exercices:  # the claims share these dicts with the directory: copy before altering
+        exercices = [{**e, "activities": [dict(a) for a in e["activities"]]} for e in exercices]
+        claims["SubjectRefPro"] = {**claims["SubjectRefPro"], "exercices": exercices}
+    activities = [a for e in exercices for a in e["activities"]]
+    if "psc-pivot-missing" in d:
+        claims.pop("family_name", None)
+    if "psc-scope-all-ignored" in d:
+        for name in psc_claims.SECTORAL_CLAIMS:
+            claims.pop(name, None)
+    if "psc-schema-type" in d and claims.get("otherIds"):
+        claims["otherIds"] = [{**o, "qualite": str(o["qualite"])} for o in claims["otherIds"]]
+    if "psc-activity-without-mode" in d:
+        for activity in activities:
+            activity["codeModeExercice"] = ""
+    if "psc-unknown-profession" in d:
+        for exercice in exercices:
+            exercice["codeProfession"] = "X1"
+    if "psc-siret-check-digit" in d and activities:
+        activities[0].update(numeroSiretSite="73282932000075", numeroSirenSite="732829320")
+    if "psc-idnat-check-digit" in d:
+        id_nat = claims["SubjectNameID"]
+        wrong = id_nat[:-1] + str((int(id_nat[-1]) + 1) % 10)
+        claims.update(SubjectNameID=wrong, preferred_username=wrong)
+        if claims.get("otherIds"):
+            claims["otherIds"] = [{**claims["otherIds"][0], "identifiant": wrong}]
+    if "psc-subject-role-wrong-oid" in d and claims.get("SubjectRole"):
+        claims["SubjectRole"] = [
+            r.split("^")[0] + "^1.2.250.1.71.1.2.7" for r in claims["SubjectRole"]
+        ]
+    if "psc-organization-id-mismatch" in d and "SubjectOrganizationID" in claims:
+        claims["SubjectOrganizationID"] = "R000000"
+    if "psc-subject-role-mismatch" in d and "SubjectRole" in claims:
+        claims["SubjectRole"] = ["60^1.2.250.1.213.1.1.5.5"]
+
+
 def routes(p: Provider, oidc_path: str) -> list[Route]:
     async def bearer_token(request: Request) -> str | Response:
         """The access token from the header or, for POST, the form body (RFC 6750 §2.1, §2.2)."""
@@ -98,6 +138,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         claims = psc_claims.userinfo(session.user, session.auth_mode, scope_all)
         claims["sub"] = p.subject(session)
         d = p.defects
+        if d:
+            break_psc_claims(p, claims)
         if "userinfo-sub-mismatch" in d:
             claims["sub"] = psc_claims.subject(p.annuaire.professionals[0]) + "-other"
         if signed:
@@ -152,6 +194,17 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             }
             if "introspection-no-client-id" in d:
                 del body["client_id"]
+            if "psc-introspection-other-professional" in d:
+                other = p.annuaire.professionals[-1]
+                body.update(
+                    username=other.id_nat,
+                    SubjectNameID=other.id_nat,
+                    sub=psc_claims.subject(other),
+                    preferred_username=other.id_nat,
+                )
+            if "psc-introspection-without-psc-fields" in d:
+                body.pop("authMode", None)
+                body.pop("otherIds", None)
             return json_response(body, 200, NO_STORE)
         refresh = p.refresh_token(value)
         if refresh is not None and not refresh.rotated:

@@ -1,0 +1,126 @@
+"""Pro Santé Connect tokens and sessions: acr levels, authMode, agreement between ID token,
+access token, UserInfo and introspection, and PSC's lifetimes (fact sheet §2.3, §2.5)."""
+
+import pytest
+
+from conformance.helpers import expect
+from conformance.psc.test_psc_userinfo_claims import per_professional
+from psc_testkit.config import DriverProfile
+from psc_testkit.drivers.simulator import SimulatorDriver
+
+LEVELS = ["eidas1", "eidas2", "eidas3"]
+
+
+@pytest.mark.requirement("PSC-ACR", "MUST")
+def test_acr_is_at_least_eidas1(professionals):
+    """PSC-ACR MUST. PSC is requested with acr_values=eidas1; the ID token's and the access
+    token's acr are an eIDAS level at least eidas1 (eidas3 is observed for a CPS card)."""
+
+    def problems(pro):
+        return [
+            f"{where} acr {acr!r}"
+            for where, acr in (
+                ("ID token", pro.id_token.get("acr")),
+                ("access token", pro.access_token.get("acr")),
+            )
+            if acr not in LEVELS
+        ]
+
+    found = per_professional(professionals, problems)
+    expect(not found, "acr in eidas1, eidas2, eidas3", found)
+
+
+@pytest.mark.requirement("PSC-AUTHMODE", "MUST")
+@pytest.mark.parametrize(("method", "mode"), [("cps", "CARD"), ("ecps", "MOBILE")])
+def test_auth_mode_matches_the_login_method(harness, target, method, mode):
+    """PSC-AUTHMODE MUST. authMode says how the professional authenticated: CARD for a CPS card,
+    MOBILE for the e-CPS app (fact sheet §2.3; PSC's CIBA channel values)."""
+    if target.driver.name != "simulator":
+        pytest.skip("only the simulator driver can choose the means of authentication")
+    driver = harness.driver
+    harness.driver = SimulatorDriver(DriverProfile(method=method))
+    try:
+        tokens = harness.tokens(user=harness.user(11), browser=harness.http.new_browser())
+    finally:
+        harness.driver = driver
+    info = harness.userinfo(tokens.access_token, client_id=tokens.client.client_id).json()
+    expect(info.get("authMode") == mode, f"authMode {mode}", repr(info.get("authMode")))
+
+
+@pytest.mark.requirement("PSC-CONSISTENCY", "MUST")
+def test_tokens_userinfo_and_introspection_name_the_same_professional(professionals):
+    """PSC-CONSISTENCY MUST. The ID token, UserInfo, the access token and its introspection
+    describe one professional: the same sub, and the same idNat (SubjectNameID,
+    preferred_username, username)."""
+
+    def problems(pro):
+        found = []
+        subs = {
+            "ID token": pro.id_token.get("sub"),
+            "UserInfo": pro.userinfo.get("sub"),
+            "access token": pro.access_token.get("sub"),
+        }
+        if len(set(subs.values())) != 1:
+            found.append(f"sub differs between {', '.join(subs)}")
+        id_nat = pro.userinfo.get("SubjectNameID")
+        names = {"access token preferred_username": pro.access_token.get("preferred_username")}
+        if pro.introspection is not None:
+            names["introspection username"] = pro.introspection.get("username")
+            names["introspection sub"] = pro.introspection.get("sub")
+        wrong = [k for k, v in names.items() if v not in (id_nat, subs["UserInfo"])]
+        if wrong:
+            found.append(f"{', '.join(wrong)} do not name the SubjectNameID")
+        return found
+
+    found = per_professional(professionals, problems)
+    expect(not found, "one professional across tokens and UserInfo", found)
+
+
+@pytest.mark.requirement("PSC-INTROSPECTION", "MUST")
+def test_introspection_returns_the_psc_fields(professionals):
+    """PSC-INTROSPECTION MUST. Introspecting an access token returns what PSC documents: active,
+    the professional (username / SubjectNameID), acr, authMode and otherIds (fact sheet §2.5)."""
+    if all(p.introspection is None for p in professionals):
+        pytest.skip("no introspection endpoint or no confidential client")
+    fields = ("active", "acr", "authMode", "otherIds", "username")
+    found = per_professional(
+        professionals,
+        lambda p: [f"{name} missing" for name in fields if name not in (p.introspection or {})],
+    )
+    expect(not found, f"introspection with {', '.join(fields)}", found)
+
+
+@pytest.mark.requirement("PSC-LIFETIME", "SHOULD")
+def test_access_token_lives_120_seconds(professionals):
+    """PSC-LIFETIME SHOULD. PSC access tokens live 120 s ("durée de validité limitée à 2
+    minutes"; exp - iat = 120 in real BAS tokens)."""
+    found = per_professional(
+        professionals,
+        lambda p: (
+            [
+                f"expires_in {p.tokens.get('expires_in')}, exp-iat "
+                f"{p.access_token.get('exp', 0) - p.access_token.get('iat', 0)}"
+            ]
+            if p.tokens.get("expires_in") != 120
+            else []
+        ),
+    )
+    expect(not found, "expires_in 120", found)
+
+
+@pytest.mark.requirement("PSC-LIFETIME", "SHOULD")
+def test_refresh_token_lives_at_most_30_minutes(professionals):
+    """PSC-LIFETIME SHOULD. The refresh token is valid less than 30 minutes, the SSO session's
+    idle time (fact sheet §2.3, IG sécurisation)."""
+    found = per_professional(
+        professionals,
+        lambda p: (
+            [f"refresh_expires_in {p.tokens.get('refresh_expires_in')}"]
+            if not (
+                isinstance(p.tokens.get("refresh_expires_in"), int)
+                and 0 < p.tokens.get("refresh_expires_in") <= 1800
+            )
+            else []
+        ),
+    )
+    expect(not found, "refresh_expires_in ≤ 1800", found)

@@ -1,0 +1,172 @@
+"""Pro Santé Connect claims in UserInfo (fact sheet §3): the identité pivot, the sectoral data
+that scope_all releases, codes from the ANS nomenclatures and valid identifiers — for several
+test professionals of the profile, since one professional proves little about a directory."""
+
+import pytest
+
+from conformance.helpers import expect
+from psc_testkit import psc_claims
+from psc_testkit.schemas import schema_errors, schema_id
+
+PIVOT = ("sub", "SubjectNameID", "preferred_username", "given_name", "family_name")
+SECTORAL = (
+    "SubjectRefPro",
+    "SubjectRole",
+    "Secteur_Activite",
+    "SubjectOrganization",
+    "SubjectOrganizationID",
+    "otherIds",
+)
+
+
+def per_professional(professionals, problems_of) -> list[str]:
+    return [
+        f"professional #{i}: {problem}"
+        for i, pro in enumerate(professionals)
+        for problem in problems_of(pro)
+    ]
+
+
+@pytest.mark.requirement("PSC-CLAIMS-PIVOT", "MUST")
+def test_identite_pivot_is_present(professionals):
+    """PSC-CLAIMS-PIVOT MUST. Every UserInfo carries the identité pivot: sub, SubjectNameID,
+    preferred_username, given_name, family_name (fact sheet §3.3), as non-empty strings."""
+    problems = per_professional(
+        professionals,
+        lambda p: [
+            f"{name} missing or empty"
+            for name in PIVOT
+            if not (isinstance(p.userinfo.get(name), str) and p.userinfo[name])
+        ],
+    )
+    expect(not problems, "the five pivot claims for every professional", problems)
+
+
+@pytest.mark.requirement("PSC-SCOPE-ALL", "MUST")
+def test_scope_all_releases_the_sectoral_claims(professionals, target):
+    """PSC-SCOPE-ALL MUST. With scope=openid scope_all, UserInfo carries the sectoral claims:
+    SubjectRefPro, SubjectRole, Secteur_Activite, SubjectOrganization(ID), otherIds (fact sheet
+    §2.1, §3.1)."""
+    if "scope_all" not in target.scopes:
+        pytest.skip("the profile does not request scope_all")
+    problems = per_professional(
+        professionals, lambda p: [f"{name} missing" for name in SECTORAL if name not in p.userinfo]
+    )
+    expect(not problems, "every sectoral claim", problems)
+
+
+@pytest.mark.requirement("PSC-SCHEMA", "MUST")
+def test_userinfo_matches_the_psc_schema(professionals):
+    """PSC-SCHEMA MUST. UserInfo has PSC's shape: claim names (SubjectOrganizationID,
+    codeSecteurDactivite…), JSON types, every activity key present (schemas/psc/)."""
+    problems = per_professional(
+        professionals,
+        lambda p: [
+            f"{path}: {message}"
+            for path, message in schema_errors(schema_id("psc:userinfo-scope-all"), p.userinfo)
+        ],
+    )
+    expect(not problems, "valid against schemas/psc/userinfo-scope-all", problems[:10])
+
+
+@pytest.mark.requirement("PSC-SECTORAL", "MUST")
+def test_each_activity_has_a_mode_and_a_place_of_practice(professionals):
+    """PSC-SECTORAL MUST. Each exercice names its profession, and each activity its mode
+    d'exercice (salarié, libéral…) and its lieu d'activité (structure or address): what access
+    control in vendors' applications is built on (fact sheet §3.2, DNUM)."""
+
+    def problems(pro):
+        found = []
+        exercices = (pro.userinfo.get("SubjectRefPro") or {}).get("exercices") or []
+        if not exercices:
+            found.append("no exercice")
+        for e, exercice in enumerate(exercices):
+            if not exercice.get("codeProfession"):
+                found.append(f"exercices[{e}] without codeProfession")
+            for a, activity in enumerate(exercice.get("activities") or []):
+                where = f"exercices[{e}].activities[{a}]"
+                if not activity.get("codeModeExercice"):
+                    found.append(f"{where} without codeModeExercice")
+                if not (activity.get("raisonSocialeSite") or activity.get("codeCommune")):
+                    found.append(f"{where} without a place (raisonSocialeSite or codeCommune)")
+        return found
+
+    found = per_professional(professionals, problems)
+    expect(not found, "a profession, a mode and a place for every activity", found)
+
+
+def violations(professionals, target, rule, level="MUST") -> list[str]:
+    return per_professional(
+        professionals,
+        lambda p: [
+            str(v)
+            for v in psc_claims.validate_userinfo(p.userinfo, sandbox=target.sandbox)
+            if v.rule in rule and v.level == level
+        ],
+    )
+
+
+@pytest.mark.requirement("PSC-NOMENCLATURE", "MUST")
+def test_codes_are_in_their_nomenclatures(professionals, target):
+    """PSC-NOMENCLATURE MUST. Every code (codeProfession, codeModeExercice, codeSecteurDactivite,
+    codeRole, codeGenreActivite, codeCivilite…) belongs to its ANS nomenclature
+    (schemas/nomenclatures/). A failure names the code, its JSON path and the nomenclature."""
+    found = violations(professionals, target, ("nomenclature",))
+    expect(not found, "codes from the nomenclatures", found[:10])
+
+
+@pytest.mark.requirement("PSC-NOMENCLATURE", "SHOULD")
+def test_codes_of_partly_known_nomenclatures_are_known(professionals, target):
+    """PSC-NOMENCLATURE SHOULD. Codes of nomenclatures this suite holds only in part
+    (savoir-faire…) are among the known ones; an unknown one may be new, hence a warning."""
+    found = violations(professionals, target, ("nomenclature",), "SHOULD")
+    expect(not found, "known codes", found[:10])
+
+
+@pytest.mark.requirement("PSC-IDENTIFIERS", "MUST")
+def test_identifiers_are_valid(professionals, target):
+    """PSC-IDENTIFIERS MUST. idNat (8+RPPS with its Luhn digit, 0+ADELI; EDIT ids only in the
+    sandbox), SIRET/SIREN (Luhn), FINESS (Luhn), postal and INSEE commune codes are well
+    formed, and a SIRET starts with its SIREN (fact sheet §4)."""
+    found = violations(professionals, target, ("identifier", "consistency"))
+    expect(not found, "valid identifiers and check digits", found[:10])
+
+
+@pytest.mark.requirement("PSC-CODE-OID", "MUST")
+def test_code_oid_claims_are_well_formed(professionals, target):
+    """PSC-CODE-OID MUST. SubjectRole entries are <codeProfession>^1.2.250.1.213.1.1.5.5 and
+    Secteur_Activite is <TRE_R02 code>^1.2.250.1.71.4.2.4 (VIHF form, fact sheet §3.1)."""
+    found = violations(professionals, target, ("code^OID",))
+    expect(not found, "code^OID values with the right OIDs", found[:10])
+
+
+@pytest.mark.requirement("PSC-CONSISTENCY", "SHOULD")
+def test_organisation_and_identifier_claims_agree(professionals, target):
+    """PSC-CONSISTENCY SHOULD. As in every observed payload: preferred_username = SubjectNameID,
+    otherIds carries the SubjectNameID, SubjectOrganizationID is the first activity's
+    identifiantTechniqueDeLaStructure."""
+    found = violations(professionals, target, ("consistency",), "SHOULD")
+    expect(not found, "consistent claims", found[:10])
+
+
+@pytest.mark.requirement("PSC-CONSISTENCY", "SHOULD")
+def test_subject_role_lists_the_professions_of_the_exercices(professionals):
+    """PSC-CONSISTENCY SHOULD. SubjectRole has one <codeProfession>^OID per exercice, and
+    Secteur_Activite is the first activity's sector (observed in BAS payloads)."""
+
+    def problems(pro):
+        info = pro.userinfo
+        exercices = (info.get("SubjectRefPro") or {}).get("exercices") or []
+        roles = sorted(r.split("^")[0] for r in info.get("SubjectRole") or [])
+        professions = sorted(e.get("codeProfession") for e in exercices)
+        found = (
+            [] if roles == professions else [f"SubjectRole {roles} vs professions {professions}"]
+        )
+        first = next((e["activities"][0] for e in exercices if e.get("activities")), None)
+        sector = (info.get("Secteur_Activite") or "").split("^")[0]
+        if first is not None and sector != first.get("codeSecteurDactivite"):
+            found.append(f"Secteur_Activite {sector!r} vs {first.get('codeSecteurDactivite')!r}")
+        return found
+
+    found = per_professional(professionals, problems)
+    expect(not found, "SubjectRole and Secteur_Activite from the exercices", found)
