@@ -25,7 +25,7 @@ conformance: $(STAMP)
 	$(BIN)/psc-testkit conformance $(if $(TARGET),--target $(TARGET)) $(if $(DEFECT),--defect $(DEFECT)) $(ARGS)
 
 load: $(STAMP)
-	$(BIN)/psc-testkit load $(ARGS)
+	$(BIN)/psc-testkit load $(if $(TARGET),--target $(TARGET)) $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
 simulator: $(STAMP)
 	$(BIN)/psc-testkit simulator $(ARGS)

@@ -82,6 +82,16 @@ def cmd_validate_claims(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from psc_testkit.loadrun import LoadError, run_load
+
+    try:
+        return run_load(args)
+    except LoadError as exc:
+        print(f"psc-testkit load: {exc}", file=sys.stderr)
+        return 2
+
+
 def _suite_dir() -> Path:
     """The conformance suite ships beside the package (`conformance/` in the project)."""
     return Path(__file__).resolve().parent.parent / "conformance"
@@ -208,6 +218,73 @@ def parser() -> argparse.ArgumentParser:
     )
     val.add_argument("--strict", action="store_true", help="warnings fail too")
     val.set_defaults(func=cmd_validate_claims)
+
+    load = commands.add_parser(
+        "load",
+        help="replay login flows with Locust and judge the SLOs",
+        description="Replay full login flows (first login, returning user, refresh, userinfo "
+        "polling, CIBA, availability probe) with Locust, then judge the SLOs: a verdict table, "
+        "reports/load/summary.json, Locust HTML and CSV; exit 1 on any breach. Every run is "
+        "bounded in time; a target outside loopback needs --allow-remote and --run-time.",
+    )
+    load.add_argument(
+        "--target",
+        default=str(DEFAULT_PROFILE),
+        help=f"target profile (default {DEFAULT_PROFILE}: the embedded simulator)",
+    )
+    load.add_argument("--users", type=int, default=None, help="concurrent users (default 10)")
+    load.add_argument("--spawn-rate", type=float, default=None, help="users started per second")
+    load.add_argument("--run-time", default=None, help="duration: 60s, 10m, 2h (default 30s)")
+    load.add_argument("--shape", choices=["ramp", "step", "spike", "soak"], default=None)
+    load.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="e.g. 'first-login:p95<800ms', 'token:p99<300ms', 'error_ratio<0.5%%',"
+        " 'availability>=99.893%%' (the default availability target)",
+    )
+    load.add_argument(
+        "--weights",
+        default=None,
+        help="scenario mix, e.g. first-login=4,returning=3,refresher=1,poller=1,ciba=1",
+    )
+    load.add_argument("--think", type=float, default=None, help="think time in seconds (1)")
+    load.add_argument("--probe-rate", type=float, default=None, help="probe flows/s (1)")
+    load.add_argument(
+        "--method",
+        choices=["cps", "ecps"],
+        default=None,
+        help="how simulated professionals authenticate",
+    )
+    load.add_argument(
+        "--ecps-delay",
+        type=float,
+        default=None,
+        help="simulator: seconds before the e-CPS phone approves",
+    )
+    load.add_argument("--refresh", action="store_true", help="first logins also refresh")
+    load.add_argument("--logout", action="store_true", help="first logins also log out")
+    load.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run a Locust master and this many local worker processes",
+    )
+    load.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start the simulator with this defect",
+    )
+    load.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a target outside loopback (then --run-time is required)",
+    )
+    load.add_argument("--reports", default="reports/load", help="output folder")
+    load.set_defaults(func=cmd_load)
     return root
 
 
