@@ -33,6 +33,7 @@ simulator: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/simulator_capacity.py $(ARGS)
 	$(BIN)/python benchmarks/conformance_time.py
+	$(BIN)/python benchmarks/load_generator.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
