@@ -65,6 +65,16 @@ def expect_error(response: httpx.Response, errors: tuple[str, ...], statuses=(40
     )
 
 
+def expect_silent_code(callback) -> None:
+    """The provider answered at once (no page shown) with a code."""
+    __tracebackhide__ = True
+    expect(
+        callback is not None and bool(callback.code),
+        "a code, silently",
+        callback.params if callback else "no redirect",
+    )
+
+
 def entropy_bits(value: str) -> float:
     """Shannon estimate of a value's entropy: per-character entropy × length."""
     if not value:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conformance.helpers import ERROR_DESCRIPTION, entropy_bits, expect
+from conformance.helpers import ERROR_DESCRIPTION, entropy_bits, expect, expect_silent_code
 from psc_testkit.tokens import b64url_json
 
 USER_INTERFACE_ERRORS = (
@@ -189,11 +189,7 @@ def test_prompt_none_with_session_is_silent(harness, happy):
     authentication or consent user interface pages" — with a session, a code comes back."""
     request = harness.authorization_request(extra={"prompt": "none"})
     _, callback, _ = harness.attempt(request)
-    expect(
-        callback is not None and bool(callback.code),
-        "a code, silently",
-        callback.params if callback else "no redirect",
-    )
+    expect_silent_code(callback)
 
 
 @pytest.mark.requirement("OIDCC-3.1.2.1", "MUST")
@@ -227,11 +223,7 @@ def test_max_age_not_elapsed_is_silent(harness, happy):
     re-authenticating (OIDF oidcc-max-age-10000)."""
     request = harness.authorization_request(extra={"max_age": "10000", "prompt": "none"})
     _, callback, _ = harness.attempt(request)
-    expect(
-        callback is not None and bool(callback.code),
-        "a code, silently",
-        callback.params if callback else "no redirect",
-    )
+    expect_silent_code(callback)
 
 
 @pytest.mark.requirement("OIDCC-3.1.2.1", "MUST")
@@ -243,11 +235,7 @@ def test_id_token_hint_of_the_current_user_is_silent(harness, happy):
         pytest.skip("no ID token to use as hint")
     request = harness.authorization_request(extra={"prompt": "none", "id_token_hint": hint})
     _, callback, _ = harness.attempt(request)
-    expect(
-        callback is not None and bool(callback.code),
-        "a code, silently",
-        callback.params if callback else "no redirect",
-    )
+    expect_silent_code(callback)
 
 
 # Errors ---------------------------------------------------------------------------------------
