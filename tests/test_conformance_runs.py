@@ -1,0 +1,99 @@
+"""`psc-testkit conformance` as users run it: against a target that is not the embedded
+simulator's own profile (the generic html_form driver), and SHOULD versus --strict."""
+
+import json
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from psc_testkit.simulator.process import SimulatorProcess
+from tests.conftest import PROFILE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def conformance(*args: str, reports: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "psc_testkit", "conformance", "--reports", str(reports), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def external():
+    """A simulator started apart, described by a profile like any other provider's."""
+    with SimulatorProcess(tls=True, config=PROFILE) as sim:
+        yield sim
+
+
+def test_another_target_with_the_html_form_driver(external, tmp_path, monkeypatch):
+    monkeypatch.setenv("PSC_TEST_SECRET", "sim-basic-6f1d2c9a4e")
+    context = ssl.create_default_context(cafile=external.ca)
+    listed = httpx.get(f"{external.origin}/_simulator/users?limit=3", verify=context).json()
+    users = ", ".join(f'"{u["idNat"]}"' for u in listed["users"])
+    profile = tmp_path / "provider.toml"
+    profile.write_text(f'''
+[target]
+name = "a provider"
+discovery_url = "{external.issuer}/.well-known/wallet-openid-configuration"
+ca_file = "{external.ca}"
+scopes = ["openid", "scope_all"]
+acr_values = "eidas1"
+
+[driver]
+name = "html_form"
+users = [{users}]
+[driver.fields]
+idNat = "{{user}}"
+method = "cps"
+
+[[clients]]
+client_id = "psc-testkit-basic"
+auth_method = "client_secret_basic"
+client_secret_env = "PSC_TEST_SECRET"
+redirect_uri = "http://127.0.0.1:8080/callback"
+post_logout_redirect_uri = "http://127.0.0.1:8080/logged-out"
+ciba = true
+
+[[clients]]
+client_id = "psc-testkit-post"
+auth_method = "client_secret_post"
+client_secret = "sim-post-83b7e0f215"
+redirect_uri = "http://127.0.0.1:8080/callback"
+''')
+    result = conformance("--target", str(profile), reports=tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    bad = [
+        (c["check"], c["message"]) for c in summary["checks"] if c["verdict"] in ("failed", "error")
+    ]
+    assert not bad and result.returncode == 0, result.stdout[-4000:]
+    assert summary["counts"]["passed"] >= 150
+    # What needs the simulator's phone or a driver that picks the means of login is skipped.
+    skipped = {c["check"].split("::")[1] for c in summary["checks"] if c["verdict"] == "skipped"}
+    assert "test_denied_request_is_access_denied" in skipped
+    # No secret reached the reports.
+    for name in ("summary.json", "junit.xml"):
+        assert "sim-basic-6f1d2c9a4e" not in (tmp_path / name).read_text()
+
+
+def test_should_failures_warn_unless_strict(tmp_path):
+    lenient = conformance("--defect", "token-pragma-missing", reports=tmp_path / "a")
+    assert lenient.returncode == 0, lenient.stdout[-2000:]
+    assert "SHOULD-level warnings" in lenient.stdout and "RFC6749-5.1" in lenient.stdout
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["requirements"]["RFC6749-5.1"]["verdict"] == "warning"
+    strict = conformance("--defect", "token-pragma-missing", "--strict", reports=tmp_path / "b")
+    assert strict.returncode == 1
+
+
+def test_unknown_profile_is_a_usage_error(tmp_path):
+    result = conformance("--target", str(tmp_path / "missing.toml"), reports=tmp_path)
+    assert result.returncode != 0 and "missing.toml" in (result.stdout + result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
