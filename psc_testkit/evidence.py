@@ -81,12 +81,13 @@ def digest(value: str) -> str:
 class Redactor:
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
-        self._pattern: re.Pattern[str] | None = None
+        self._pattern: re.Pattern[str] | None = None  # over the values learned before…
+        self._pending: list[str] = []  # …these, replaced one by one until there are many
 
     def add(self, value: object, kind: str = "secret") -> None:
         if isinstance(value, str) and len(value) >= MIN_LENGTH and value not in self.values:
             self.values[value] = f"«{kind}:{digest(value)}»"
-            self._pattern = None
+            self._pending.append(value)
 
     def learn_json(self, data: object) -> None:
         if isinstance(data, dict):
@@ -119,11 +120,15 @@ class Redactor:
                     self.add(cookie_value)
 
     def __call__(self, text: str) -> str:
-        if self.values:
-            if self._pattern is None:
-                # Longest first, so a token is replaced whole before any value it contains.
-                ordered = sorted(self.values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        if len(self._pending) > 64:
+            # Compiling an alternation of thousands of values is slow: do it now and then,
+            # longest first, so a token is replaced whole before any value it contains.
+            ordered = sorted(self.values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            self._pending = []
+        for value in sorted(self._pending, key=len, reverse=True):
+            text = text.replace(value, self.values[value])
+        if self._pattern is not None:
             text = self._pattern.sub(lambda m: self.values[m.group(0)], text)
         return JWT_SHAPE.sub(lambda m: f"«jwt:{digest(m.group(0))}»", text)
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from psc_testkit import __version__
+from psc_testkit import __version__, allure_output
 from psc_testkit.config import ProfileError, Target, load_target
 from psc_testkit.evidence import Exchange
 from psc_testkit.harness import Harness
-from psc_testkit.requirements import LEVELS, link, section_of, severity, spec_of
+from psc_testkit.requirements import LEVELS, link, section_of, spec_of
 
 DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"
 EVIDENCE_LIMIT = 6  # exchanges shown per failure: the last ones are the ones that matter
@@ -181,12 +181,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             report.sections.append(("evidence (redacted)", text))
             report.sections.append(("replay", replays))
         report._psc_evidence = [e.to_dict(redact) for e in exchanges]  # type: ignore[attr-defined]
+    allure = item.config.pluginmanager.hasplugin("allure_pytest")
+    if report.when == "call" and harness is not None and allure:
+        # A passing check shows its own exchanges; one that fails, also its fixtures'.
+        shown = _exchanges(item) if report.failed else getattr(item, "_psc_call_exchanges", [])
+        allure_output.attach(shown[-EVIDENCE_LIMIT:], harness.recorder.redact)
     if (
         report.when == "call"
         and report.failed
         and level == "SHOULD"
         and not item.config.getoption("--psc-strict")
     ):
+        if call.excinfo is not None and call.excinfo.value.args:
+            # Allure shows the check as passed; the prefix puts it in "SHOULD warnings".
+            first, *rest = call.excinfo.value.args
+            call.excinfo.value.args = (f"{allure_output.WARNING_PREFIX}{first}", *rest)
         report.outcome = "passed"
         report._psc_warning = True  # type: ignore[attr-defined]
         report.user_properties.append(("verdict", "warning"))
@@ -286,6 +295,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     }
     path = Path(session.config.getoption("--summary"))
     path.parent.mkdir(parents=True, exist_ok=True)
+    alluredir = getattr(session.config.option, "allure_report_dir", None)
+    if alluredir:
+        allure_output.write_run_files(Path(alluredir), summary["target"], summary["discovery_url"])
     path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -302,17 +314,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 @pytest.fixture(autouse=True)
 def _allure_labels(request: pytest.FixtureRequest) -> None:
     """Epic = spec, feature = section, story = requirement, severity from the level."""
-    if not request.config.pluginmanager.hasplugin("allure_pytest"):
-        return
-    import allure
-
     found = requirement_of(request.node)
-    if found is None:
+    if found is None or not request.config.pluginmanager.hasplugin("allure_pytest"):
         return
-    requirement, level = found
-    allure.dynamic.epic(spec_of(requirement).title)
-    allure.dynamic.feature(f"§{section_of(requirement)}")
-    allure.dynamic.story(requirement)
-    allure.dynamic.severity(getattr(allure.severity_level, severity(level).upper()))
-    if url := link(requirement):
-        allure.dynamic.link(url, name=requirement)
+    target = request.config._psc.get("target")  # type: ignore[attr-defined]
+    needs_login = any(
+        name in request.fixturenames
+        for name in ("happy", "fresh_tokens", "professionals", "session", "signed_userinfo")
+    )
+    allure_output.labels(*found, target.name if target else None, needs_login)
