@@ -43,7 +43,11 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The Allure command line comes from the npm registry, pinned in package-lock.json.
 report: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+	  test -x node_modules/.bin/allure || npm ci --no-audit --no-fund --silent; \
+	else echo "make report: Node.js (npm) is not installed: writing summary.html only"; fi
 	$(BIN)/psc-testkit report $(ARGS)
 
 clean:

@@ -92,6 +92,53 @@ def cmd_load(args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+    import subprocess
+
+    from psc_testkit.report_html import render
+
+    reports = Path(args.reports)
+
+    def read(path: Path) -> dict | None:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    page = reports / "summary.html"
+    reports.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        render(read(reports / "summary.json"), read(reports / "load" / "summary.json")),
+        encoding="utf-8",
+    )
+    print(f"summary: {page}")
+    results = reports / "allure-results"
+    allure = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "allure"
+    if not results.is_dir():
+        print("allure: no reports/allure-results yet (run make conformance)")
+    elif not allure.exists():
+        print(
+            "allure: the Allure command line is not installed; `make report` installs it when "
+            "Node.js (npm) is present"
+        )
+    elif shutil.which("java") is None:
+        print("allure: the Allure command line needs Java (e.g. apt-get install default-jre)")
+    else:
+        out = reports / "allure-report"
+        done = subprocess.run(
+            [str(allure), "generate", str(results), "-o", str(out), "--clean"],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            print(f"allure: generation failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
+            return 1
+        print(f"allure: {out}/index.html")
+    return 0
+
+
 def _suite_dir() -> Path:
     """The conformance suite ships beside the package (`conformance/` in the project)."""
     return Path(__file__).resolve().parent.parent / "conformance"
@@ -285,6 +332,16 @@ def parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--reports", default="reports/load", help="output folder")
     load.set_defaults(func=cmd_load)
+
+    report = commands.add_parser(
+        "report",
+        help="turn the results into HTML: reports/summary.html and the Allure report",
+        description="Write reports/summary.html (self-contained: verdict per requirement, load "
+        "latency and availability) and, when the Allure command line is installed, "
+        "reports/allure-report/.",
+    )
+    report.add_argument("--reports", default="reports", help="the reports folder")
+    report.set_defaults(func=cmd_report)
     return root
 
 
