@@ -94,6 +94,8 @@ def run_load(args: argparse.Namespace) -> int:
     try:
         profile = tomllib.loads(path.read_text(encoding="utf-8"))
         probe = load_target(path, discovery_url="-")
+        if not probe.simulator:
+            probe = load_target(path)
     except (OSError, tomllib.TOMLDecodeError, ProfileError) as exc:
         raise LoadError(f"{path}: {exc}") from None
     options = _options(args, profile)

@@ -5,6 +5,8 @@ POST /_simulator/clock    {"advance": s}    move the provider's clock forward
 POST /_simulator/phone    {"login_hint": idNat, "decision": "approve"|"deny"|"ignore"}
 POST /_simulator/rotate-keys                 new signing key; the old one stays in the JWKS
 GET  /_simulator/defects                     the defects this instance runs with
+GET  /_simulator/issued                      every secret it issued (codes, tokens, session
+                                             cookies…) and who logged in: for redaction audits
 """
 
 from __future__ import annotations
@@ -81,10 +83,37 @@ def routes(p: Provider) -> list[Route]:
     async def defects(request: Request) -> Response:
         return JSONResponse({"defects": sorted(p.defects.names)})
 
+    async def issued(request: Request) -> Response:
+        store = p.store
+        users = {s.user.id_nat: s.user for s in store.sessions.values()}
+        users.update(
+            {
+                t.grant.session.user.id_nat: t.grant.session.user
+                for t in store.access_tokens.values()
+            }
+        )
+        return JSONResponse(
+            {
+                "codes": list(store.codes),
+                "access_tokens": list(store.access_tokens),
+                "refresh_tokens": list(store.refresh_tokens),
+                "session_cookies": list(store.sessions),
+                "transactions": list(store.transactions) + list(store.pending),
+                "client_secrets": [
+                    c.settings.client_secret for c in p.clients.values() if c.settings.client_secret
+                ],
+                "users": [
+                    {"idNat": u.id_nat, "given_name": u.given_name, "family_name": u.family_name}
+                    for u in users.values()
+                ],
+            }
+        )
+
     return [
         Route("/_simulator/users", users),
         Route("/_simulator/clock", clock, methods=["POST"]),
         Route("/_simulator/phone", phone, methods=["POST"]),
         Route("/_simulator/rotate-keys", rotate, methods=["POST"]),
         Route("/_simulator/defects", defects),
+        Route("/_simulator/issued", issued),
     ]
