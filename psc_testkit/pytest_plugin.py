@@ -227,7 +227,10 @@ def _record(item: pytest.Item, report: pytest.TestReport) -> None:
     requirement, level = requirement_of(item) or ("", "MUST")
     message = ""
     if verdict in ("failed", "error", "warning"):
-        message = str(report.longrepr).strip().splitlines()[-1][:500] if report.longrepr else ""
+        # The exception lines of the (redacted) traceback, without pytest's "E" gutter.
+        lines = str(report.longrepr or "").strip().splitlines()
+        raised = [line[1:].strip() for line in lines if line.startswith("E ")]
+        message = " ".join(raised or lines[-1:])[:500]
     elif verdict == "skipped" and isinstance(report.longrepr, tuple):
         message = str(report.longrepr[2])
     results = item.config._psc["results"]  # type: ignore[attr-defined]

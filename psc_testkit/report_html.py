@@ -97,7 +97,7 @@ def _chart(steps: dict) -> str:
     if not rows:
         return ""
     top = max(s["p99"] for _, s in rows) or 1.0
-    width, label, bar = 760, 150, 560
+    width, label, bar = 1040, 150, 560
     height = 26 * len(rows) + 30
     out = [
         f'<svg id="latency-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '

@@ -93,17 +93,20 @@ SPECS = [
 
 
 def spec_of(requirement: str) -> Spec:
+    """The spec whose prefix (the longest that fits: OAUTH2-FP before OAUTH2) opens the id."""
+    matches = [
+        s for s in SPECS if requirement.startswith(s.prefix + "-") or requirement == s.prefix
+    ]
+    if matches:
+        return max(matches, key=lambda s: len(s.prefix))
     prefix = requirement.split("-", 1)[0]
-    for spec in SPECS:
-        if spec.prefix == prefix:
-            return spec
     return Spec(prefix, prefix, "")
 
 
 def section_of(requirement: str) -> str:
     """ "OIDCC-3.1.3.7-11" → "3.1.3.7" (the part a reader looks up)."""
-    parts = requirement.split("-")
-    return parts[1] if len(parts) > 1 else ""
+    rest = requirement[len(spec_of(requirement).prefix) + 1 :]
+    return rest.split("-")[0]
 
 
 def link(requirement: str) -> str:

@@ -1,0 +1,121 @@
+"""The HTML reports, looked at in a real browser: Debian's Chromium driven by Playwright opens
+reports/summary.html and the Allure report, checks that their key elements render, and saves
+screenshots under reports/screenshots/."""
+
+import functools
+import http.server
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = ROOT / "reports" / "screenshots"
+FLAGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed here (.ci/run installs it)"
+)
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "psc_testkit", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reports")
+    assert (
+        run("conformance", "--defect", "nonce-not-echoed", "--reports", str(folder)).returncode == 1
+    )
+    assert (
+        run(
+            "load",
+            "--run-time",
+            "5s",
+            "--users",
+            "6",
+            "--think",
+            "0.3",
+            "--reports",
+            str(folder / "load"),
+        ).returncode
+        == 0
+    )
+    assert run("report", "--reports", str(folder)).returncode == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def served(reports):
+    """The reports over HTTP on loopback: the Allure report fetches its data files."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(reports))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_summary_page_renders_verdicts_evidence_and_load(browser, served):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{served}/summary.html")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "summary-top.png"))
+    assert "MUST requirements failed" in page.inner_text("#conformance-verdict")
+    assert page.locator("table.requirements tr").count() > 80
+    failed = page.locator("td.failed")
+    assert failed.count() >= 1 and "OIDCC-3.1.3.7-11" in page.content()
+    failure = page.locator("tr", has=page.locator("td.failed")).locator("details").first
+    failure.locator("summary").click()
+    text = failure.inner_text()
+    assert "curl" in text and "POST" in text and "«secret:" in text  # redacted evidence
+    assert page.locator("#latency-chart rect").count() >= 3
+    assert "Availability" in page.inner_text("#availability")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "summary-failure.png"))
+    page.locator("#latency-chart").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "summary-load.png"))
+    page.close()
+
+
+def test_allure_report_renders_the_run(browser, served, reports):
+    if not (reports / "allure-report" / "index.html").exists():
+        pytest.skip("the Allure command line is not installed (make report installs it)")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{served}/allure-report/index.html")
+    page.wait_for_selector("text=test cases", timeout=30_000)
+    assert page.locator(".widget").count() >= 3
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "allure-overview.png"))
+    page.goto(f"{served}/allure-report/index.html#behaviors")
+    page.wait_for_selector("text=OpenID Connect Core 1.0", timeout=30_000)
+    page.screenshot(path=str(SHOTS / "allure-behaviors.png"))
+    page.close()
