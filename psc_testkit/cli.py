@@ -180,7 +180,51 @@ def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
         argv += ["--defect", name]
     if args.strict:
         argv.append("--psc-strict")
-    return int(pytest.main(argv + extra))
+    code = int(pytest.main(argv + extra))
+    if args.certify:
+        code = _certify(reports, args.target) or code
+    return code
+
+
+def _certify(reports: Path, target_path: str) -> int:
+    import json
+
+    from psc_testkit import certification
+    from psc_testkit.config import ProfileError, load_target
+
+    try:
+        summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"psc-testkit conformance --certify: no summary to certify: {exc}", file=sys.stderr)
+        return 2
+    try:
+        target = load_target(Path(target_path), discovery_url=summary.get("discovery_url") or "-")
+    except ProfileError:
+        target = None
+    paths = certification.write(certification.build(summary, target), reports)
+    print(f"certification: {paths[0]} and {paths[1]}")
+    return 0
+
+
+def cmd_verify_certification(args: argparse.Namespace) -> int:
+    import json
+
+    from psc_testkit import certification
+
+    try:
+        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"psc-testkit verify-certification: {exc}", file=sys.stderr)
+        return 2
+    problems = certification.verify(document)
+    if args.source:
+        here = certification.source_hash()
+        if here != document.get("suite", {}).get("source_sha256"):
+            problems.append("the suite's source here differs from the one that produced it")
+    for problem in problems:
+        print(problem)
+    print("intact" if not problems else "NOT intact")
+    return 1 if problems else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -241,6 +285,11 @@ def parser() -> argparse.ArgumentParser:
     )
     conf.add_argument("--strict", action="store_true", help="SHOULD failures fail the run")
     conf.add_argument("--reports", default="reports", help="output folder (default reports/)")
+    conf.add_argument(
+        "--certify",
+        action="store_true",
+        help="also write certification.json and .html (for vendors)",
+    )
     conf.set_defaults(func=cmd_conformance)
 
     val = commands.add_parser(
@@ -342,6 +391,16 @@ def parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--reports", default="reports", help="the reports folder")
     report.set_defaults(func=cmd_report)
+
+    verify = commands.add_parser(
+        "verify-certification",
+        help="check that a certification.json is intact",
+        description="Recompute the checksum of a certification document; with --source, also "
+        "compare the hash of this suite's checks with the one that produced it.",
+    )
+    verify.add_argument("file")
+    verify.add_argument("--source", action="store_true", help="also compare the suite's source")
+    verify.set_defaults(func=cmd_verify_certification)
     return root
 
 
