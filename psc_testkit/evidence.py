@@ -275,11 +275,18 @@ class RecordingTransport(httpx.BaseTransport):
     """Wraps httpx's transport so every exchange, failed ones included, reaches the recorder."""
 
     def __init__(
-        self, inner: httpx.BaseTransport, recorder: Recorder, max_body: int = 10 * 1024 * 1024
+        self,
+        inner: httpx.BaseTransport,
+        recorder: Recorder,
+        max_body: int = 10 * 1024 * 1024,
+        deadline: float = 30.0,
     ) -> None:
         self.inner = inner
         self.recorder = recorder
         self.max_body = max_body
+        # httpx's timeouts are per operation: a server that drips a byte every few seconds never
+        # trips them. The deadline bounds the whole exchange.
+        self.deadline = deadline
 
     def close(self) -> None:
         self.inner.close()
@@ -295,6 +302,9 @@ class RecordingTransport(httpx.BaseTransport):
                 if size > self.max_body:
                     response.close()
                     raise httpx.DecodingError(f"response body exceeds {self.max_body} bytes")
+                if time.perf_counter() - started > self.deadline:
+                    response.close()
+                    raise httpx.ReadTimeout(f"response not complete after {self.deadline:.0f} s")
                 chunks.append(chunk)
             response.close()
             body = b"".join(chunks)

@@ -29,7 +29,8 @@ class TargetError(Exception):
 
 def describe(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__})"
+        detail = f": {exc}" if str(exc) else ""
+        return f"timed out ({type(exc).__name__}{detail})"
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect: {exc}"
     return f"{type(exc).__name__}: {exc}"
@@ -115,8 +116,8 @@ class Harness:
         self.driver: Driver = make_driver(target.driver)
         self._users: list[str] = list(target.driver.users)
         self._user_cycle: itertools.cycle[str] | None = None
-        self._discovery: Fetched | None = None
-        self._jwks: Fetched | None = None
+        self._discovery: Fetched | TargetError | None = None
+        self._jwks: Fetched | TargetError | None = None
 
     # Metadata and keys ------------------------------------------------------------------------
 
@@ -135,11 +136,22 @@ class Harness:
             )
         return Fetched(response, data, exchanges)
 
+    def _once(self, attribute: str, url: str, what: str) -> Fetched:
+        """Fetch once per run; a failure is remembered too, so a broken target is asked once."""
+        cached = getattr(self, attribute)
+        if cached is None:
+            try:
+                cached = self.fetch_json(url, what)
+            except TargetError as exc:
+                cached = exc
+            setattr(self, attribute, cached)
+        if isinstance(cached, TargetError):
+            raise cached
+        return cached
+
     @property
     def discovery(self) -> Fetched:
-        if self._discovery is None:
-            self._discovery = self.fetch_json(self.target.discovery_url, "discovery document")
-        return self._discovery
+        return self._once("_discovery", self.target.discovery_url, "discovery document")
 
     @property
     def meta(self) -> dict:
@@ -153,9 +165,7 @@ class Harness:
 
     @property
     def jwks(self) -> Fetched:
-        if self._jwks is None:
-            self._jwks = self.fetch_json(self.endpoint("jwks_uri"), "JWKS")
-        return self._jwks
+        return self._once("_jwks", self.endpoint("jwks_uri"), "JWKS")
 
     # Users ------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import pytest
 from psc_testkit import __version__, allure_output
 from psc_testkit.config import ProfileError, Target, load_target
 from psc_testkit.evidence import Exchange
-from psc_testkit.harness import Harness
+from psc_testkit.harness import Harness, TargetError
 from psc_testkit.requirements import LEVELS, link, section_of, spec_of
 
 DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"
@@ -163,6 +163,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     harness = item.config._psc.get("harness")  # type: ignore[attr-defined]
     if report.failed and harness is not None:
         redact = harness.recorder.redact
+        if call.excinfo is not None and isinstance(call.excinfo.value, TargetError):
+            # A broken prerequisite, most often a broken target: one line, no traceback, and
+            # an error (the requirement could not be checked), even when raised in the check.
+            report.longrepr = f"E   broken prerequisite: {call.excinfo.value}"
+            report._psc_broken = True  # type: ignore[attr-defined]
         report.longrepr = redact(str(report.longrepr))
         if call.excinfo is not None and call.excinfo.value.args:
             # Other plugins (allure) read the exception itself: redact it in place too.
@@ -191,6 +196,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         and report.failed
         and level == "SHOULD"
         and not item.config.getoption("--psc-strict")
+        and not getattr(report, "_psc_broken", False)
     ):
         if call.excinfo is not None and call.excinfo.value.args:
             # Allure shows the check as passed; the prefix puts it in "SHOULD warnings".
@@ -211,6 +217,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
 def _verdict(report: pytest.TestReport) -> str | None:
     if getattr(report, "_psc_warning", False):
         return "warning"
+    if getattr(report, "_psc_broken", False):
+        return "error"
     if report.when == "call":
         return report.outcome  # passed | failed | skipped
     if report.failed:

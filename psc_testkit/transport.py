@@ -40,7 +40,10 @@ class Http:
     def _client(self, context: ssl.SSLContext) -> httpx.Client:
         timeout = httpx.Timeout(self.target.timeout)
         transport = RecordingTransport(
-            httpx.HTTPTransport(verify=context, retries=0), self.recorder, MAX_BODY
+            httpx.HTTPTransport(verify=context, retries=0),
+            self.recorder,
+            MAX_BODY,
+            deadline=3 * self.target.timeout,
         )
         return httpx.Client(
             transport=transport,
