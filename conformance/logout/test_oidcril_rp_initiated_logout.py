@@ -136,3 +136,32 @@ def test_invalid_id_token_hint_is_not_honoured(harness, session, target):
         "no redirect, the session kept",
         "redirected" if redirected else "session ended",
     )
+
+
+@pytest.mark.requirement("OIDCRIL-3", "MUST")
+def test_post_logout_redirect_uri_with_added_query_is_not_followed(harness, session, target):
+    """OIDCRIL-3 MUST. The value must "exactly match one of the previously registered
+    post_logout_redirect_uris": a registered URI with a query added is not one of them (OIDF
+    oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri)."""
+    uri = post_logout_uri(target)
+    added = uri + ("&" if "?" in uri else "?") + "psc_testkit=added"
+    url = flow.logout_url(
+        harness.meta, id_token_hint=session.tokens.get("id_token"), post_logout_redirect_uri=added
+    )
+    response = harness.front(url, session.browser)
+    location = response.headers.get("location", "")
+    expect(not location.startswith(uri), "no redirect", location)
+
+
+@pytest.mark.requirement("OIDCRIL-2", "SHOULD")
+def test_logout_without_hint_asks_the_user(harness, session):
+    """OIDCRIL-2 SHOULD. Without an id_token_hint the OP cannot tell the request came from the
+    RP: "the OP SHOULD ask the End-User whether to log out" rather than end the session at once
+    (OIDF oidcc-rp-initiated-logout-no-id-token-hint)."""
+    response = harness.front(harness.meta["end_session_endpoint"], session.browser)
+    expect(
+        still_logged_in(harness, session.browser) and not response.is_redirect,
+        "a confirmation page; the session kept until the user confirms",
+        f"HTTP {response.status_code}, session "
+        f"{'kept' if still_logged_in(harness, session.browser) else 'ended'}",
+    )

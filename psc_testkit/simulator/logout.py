@@ -49,12 +49,16 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         if redirect is not None:
             if client is None:
                 return error(lang, "post_logout_redirect_uri needs id_token_hint or client_id")
-            registered = redirect in client.settings.post_logout_redirect_uris
+            registered = redirect in client.settings.post_logout_redirect_uris or (
+                "logout-redirect-prefix-match" in p.defects
+                and any(redirect.startswith(u) for u in client.settings.post_logout_redirect_uris)
+            )
             if not registered and "logout-any-redirect" not in p.defects:
                 return error(lang, "post_logout_redirect_uri is not registered for this client")
 
         cookie_session = p.live_session(request.cookies.get(SESSION_COOKIE))
-        if hint_claims is None and params.get("confirm") != "yes":
+        confirmed = params.get("confirm") == "yes" or "logout-without-confirmation" in p.defects
+        if hint_claims is None and not confirmed:
             # Without an id_token_hint the OP asks the user (RP-Initiated Logout §2).
             hidden = {k: v for k, v in params.items() if k != "confirm"}
             return HTMLResponse(
