@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# Locust patches the standard library for gevent when imported: before anything else, and
-# before the simulator launcher starts its reader thread.
+# Locust patches the standard library for gevent when imported: before any thread starts,
+# such as the simulator launcher's reader thread.
 import gevent
 from locust import FastHttpUser, constant, task
 from locust.env import Environment

@@ -2,9 +2,10 @@
 
 A flow is what a first login costs the provider: authorize (login page) → authenticate (CPS
 card; the 302 carries the code) → token (code + PKCE, client_secret_basic) → userinfo, each flow
-with a fresh cookie jar and fresh PKCE/state/nonce. Locust FastHttpUser drives it from this
-process while the simulator runs in its own, both on this machine, as in the reference figures
-(panva's oidc-provider: ~550 such flows/s on 2 cores; floor 400).
+with a fresh cookie jar and fresh PKCE/state/nonce — the `first-login` journey of
+load/locustfile.py, driven by Locust FastHttpUser from this process while the simulator runs in
+its own, both on this machine, as in the reference figures (panva's oidc-provider: ~550 such
+flows/s on 2 cores; floor 400).
 
     python benchmarks/simulator_capacity.py [--users 20] [--seconds 15] [--tls]
 """
@@ -12,109 +13,20 @@ process while the simulator runs in its own, both on this machine, as in the ref
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import re
-import secrets
-import statistics
+import json
+import os
+import sys
 import time
-from typing import ClassVar
-from urllib.parse import parse_qs, urlencode, urlsplit
+from pathlib import Path
 
-from locust import FastHttpUser, constant, task
+# Locust patches the standard library for gevent when imported: before any thread starts.
+import gevent
+from locust import events
 from locust.env import Environment
 
-from psc_testkit.simulator.process import SimulatorProcess
-
-CLIENT_ID, CLIENT_SECRET = "psc-testkit-basic", "sim-basic-6f1d2c9a4e"
-REDIRECT_URI = "http://127.0.0.1:8080/callback"
-TX = re.compile(rb'name="tx" value="([^"]+)"')
-BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-
-samples: dict[str, list[float]] = {}
-flows = {"ok": 0, "failed": 0}
-
-
-def record(name: str, ms: float) -> None:
-    samples.setdefault(name, []).append(ms)
-
-
-class LoginFlow(FastHttpUser):
-    wait_time = constant(0)
-    users: ClassVar[list[str]] = []
-    wallet = ""
-    token_path = userinfo_path = ""
-
-    @task
-    def flow(self) -> None:
-        started = time.perf_counter()
-        try:
-            self._flow()
-        except Exception:  # any broken step fails the flow; the step's own row says why
-            flows["failed"] += 1
-            return
-        flows["ok"] += 1
-        record("flow", (time.perf_counter() - started) * 1000)
-
-    def _flow(self) -> None:
-        self.client.cookiejar.clear()
-        verifier = secrets.token_urlsafe(48)
-        challenge = (
-            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-            .rstrip(b"=")
-            .decode()
-        )
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": CLIENT_ID,
-                "redirect_uri": REDIRECT_URI,
-                "scope": "openid scope_all",
-                "state": secrets.token_urlsafe(12),
-                "nonce": secrets.token_urlsafe(12),
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-                "acr_values": "eidas1",
-            }
-        )
-        t = time.perf_counter()
-        page = self.client.get(f"{self.wallet}/auth?{query}", name="authorize")
-        record("authorize", (time.perf_counter() - t) * 1000)
-        tx = TX.search(page.content).group(1).decode()
-        t = time.perf_counter()
-        login = self.client.post(
-            f"{self.wallet}/auth/login",
-            data={"tx": tx, "method": "cps", "idNat": secrets.choice(self.users)},
-            name="authenticate",
-            allow_redirects=False,
-        )
-        record("authenticate", (time.perf_counter() - t) * 1000)
-        code = parse_qs(urlsplit(login.headers["location"]).query)["code"][0]
-        t = time.perf_counter()
-        token = self.client.post(
-            self.token_path,
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT_URI,
-                "code_verifier": verifier,
-            },
-            headers={"Authorization": BASIC},
-            name="token",
-        ).json()
-        record("token", (time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        info = self.client.get(
-            self.userinfo_path,
-            headers={"Authorization": "Bearer " + token["access_token"]},
-            name="userinfo",
-        )
-        record("userinfo", (time.perf_counter() - t) * 1000)
-        info.raise_for_status()
-
-
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else 0
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = ROOT / "targets" / "simulator.toml"
+STEPS = ("authorize", "authenticate", "token", "userinfo")
 
 
 def main() -> None:
@@ -125,27 +37,38 @@ def main() -> None:
     ap.add_argument("--tls", action="store_true", help="HTTPS (default: plain HTTP)")
     args = ap.parse_args()
 
-    import gevent
-    import httpx
+    from psc_testkit.simulator.process import SimulatorProcess
 
-    with SimulatorProcess(tls=args.tls) as sim:
-        with httpx.Client(verify=False) as http:
-            users = http.get(f"{sim.origin}/_simulator/users?limit=10000").json()["users"]
-        LoginFlow.users = [u["idNat"] for u in users]
-        LoginFlow.wallet = sim.wallet.rsplit("/auth", 1)[0]
-        LoginFlow.token_path = sim.issuer + "/protocol/openid-connect/token"
-        LoginFlow.userinfo_path = sim.issuer + "/protocol/openid-connect/userinfo"
-        env = Environment(user_classes=[LoginFlow], host=sim.origin)
+    with SimulatorProcess(tls=args.tls, config=PROFILE) as sim:
+        os.environ["PSC_LOAD"] = json.dumps(
+            {
+                "profile": str(PROFILE),
+                "think": 0,
+                "weights": {"first-login": 1},
+                "runtime": {
+                    "discovery_url": sim.issuer + "/.well-known/wallet-openid-configuration",
+                    "state": str(sim.state_dir),
+                    "ca_file": sim.ca or "",
+                    "control_origin": sim.origin,
+                },
+            }
+        )
+        sys.path.insert(0, str(ROOT / "load"))
+        import locustfile  # the scenarios, with the options above
+
+        # The locustfile's listeners (exact samples) hang on Locust's global events.
+        env = Environment(user_classes=[locustfile.FirstLogin], host=sim.origin, events=events)
         runner = env.create_local_runner()
         runner.start(args.users, spawn_rate=args.users)
         gevent.sleep(args.warmup)
-        samples.clear()
-        flows.update(ok=0, failed=0)
+        results = locustfile.RESULTS
+        results.steps.clear()
+        results.flows.clear()
         started = time.perf_counter()
         gevent.sleep(args.seconds)
         elapsed = time.perf_counter() - started
-        done = dict(flows)
-        measured = {k: list(v) for k, v in samples.items()}
+        steps = {name: results.steps[name].stats() for name in STEPS if name in results.steps}
+        flow = results.flows["first-login"].stats()
         runner.quit()
 
     print(
@@ -153,14 +76,14 @@ def main() -> None:
         f"{'HTTPS' if args.tls else 'HTTP'}"
     )
     print(
-        f"flows/s: {done['ok'] / elapsed:.0f}   (completed {done['ok']}, failed {done['failed']})"
+        f"flows/s: {(flow['count'] - flow['failures']) / elapsed:.0f}   "
+        f"(completed {flow['count'] - flow['failures']}, failed {flow['failures']})"
     )
     print(f"{'step':<14}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'count':>9}")
-    for name in ("authorize", "authenticate", "token", "userinfo", "flow"):
-        values = measured.get(name, [])
+    for name, s in [*steps.items(), ("flow", flow)]:
         print(
-            f"{name:<14}{pct(values, 50):>9.2f}{pct(values, 95):>9.2f}{pct(values, 99):>9.2f}"
-            f"{len(values):>9}"
+            f"{name:<14}{s['p50'] or 0:>9.2f}{s['p95'] or 0:>9.2f}{s['p99'] or 0:>9.2f}"
+            f"{s['count']:>9}"
         )
 
 
