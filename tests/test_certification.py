@@ -1,21 +1,14 @@
 """`psc-testkit conformance --certify` and `psc-testkit verify-certification`."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli import psc_testkit
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "psc_testkit", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+run = psc_testkit
 
 
 def test_certification_is_written_self_verifying_and_secret_free(tmp_path):

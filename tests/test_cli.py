@@ -1,15 +1,9 @@
 """The command line, run as a user runs it."""
 
-import subprocess
-import sys
-
 from psc_testkit.simulator.defects import DEFECTS
+from tests.cli import psc_testkit
 
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "psc_testkit", *args], capture_output=True, text=True, timeout=60
-    )
+run = psc_testkit
 
 
 def test_list_defects_prints_name_requirement_description_per_line():

@@ -5,27 +5,19 @@ session cookie, or a logged-in professional's identifier or name."""
 import json
 import re
 import ssl
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from psc_testkit.simulator.process import SimulatorProcess
+from tests.cli import psc_testkit
 from tests.conftest import PROFILE
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "psc_testkit", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+run = psc_testkit
 
 
 @pytest.fixture(scope="module")

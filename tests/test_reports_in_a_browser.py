@@ -5,12 +5,12 @@ screenshots under reports/screenshots/."""
 import functools
 import http.server
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+
+from tests.cli import psc_testkit
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,14 +29,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "psc_testkit", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+run = psc_testkit
 
 
 @pytest.fixture(scope="module")
