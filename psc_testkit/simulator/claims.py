@@ -83,11 +83,3 @@ def userinfo(pro: Professional, auth_mode: str, scope_all: bool) -> dict:
 def userinfo_json(pro: Professional, auth_mode: str, scope_all: bool) -> bytes:
     """Userinfo is the same for every login of a user with the same means: serialise it once."""
     return json.dumps(userinfo(pro, auth_mode, scope_all), ensure_ascii=False).encode()
-
-
-def acr_at_least(acr: str, requested: list[str]) -> bool:
-    if not requested:
-        return True
-    level = ACR_LEVELS.index(acr) if acr in ACR_LEVELS else -1
-    wanted = [ACR_LEVELS.index(r) for r in requested if r in ACR_LEVELS]
-    return not wanted or level >= min(wanted)

@@ -467,10 +467,6 @@ class ActiveDefects:
         return bool(self.names)
 
 
-def defect(name: str) -> Defect:
-    return DEFECTS[name]
-
-
 def listing() -> str:
     width = max(len(d.name) for d in _ALL)
     req = max(len(d.requirement) for d in _ALL)

@@ -85,7 +85,7 @@ def login(lang: str, tx: str, login_hint: str | None, error: str | None = None) 
     )
 
 
-def ecps_wait(lang: str, tx: str, binding: str | None = None) -> str:
+def ecps_wait(lang: str, tx: str) -> str:
     t = TEXT[lang]
     # Polls the status and reloads when the phone answered; the meta refresh works without JS.
     script = (

@@ -246,7 +246,6 @@ class Provider:
         token = AccessToken(jti, access_token, grant, access_claims, iat + s.access_token_lifetime)
         if not (refresh_parent is not None and "refreshed-access-token-unusable" in self.defects):
             self.store.access_tokens[access_token] = token
-            self.store.access_by_jti[jti] = token
         grant.access_jtis.add(jti)
 
         # The refresh token dies with the session: at most its idle time, never past its maximum.

@@ -115,7 +115,6 @@ class Store:
         self.pending: dict[str, Pending] = {}
         self.codes: dict[str, Code] = {}
         self.access_tokens: dict[str, AccessToken] = {}
-        self.access_by_jti: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.assertion_jtis: dict[str, float] = {}
         self.phone_decisions: dict[str, str] = {}
@@ -141,8 +140,7 @@ class Store:
             dropped += len(dead)
         dead_at = [k for k, v in self.access_tokens.items() if v.expires_at < now]
         for k in dead_at:
-            token = self.access_tokens.pop(k)
-            self.access_by_jti.pop(token.jti, None)
+            del self.access_tokens[k]
         dead_jti = [k for k, exp in self.assertion_jtis.items() if exp < now]
         for k in dead_jti:
             del self.assertion_jtis[k]

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import parse_qs, urlsplit
 
@@ -53,7 +53,6 @@ class CodeResult:
 class Sim:
     process: SimulatorProcess
     http: httpx.Client
-    _users: list[str] = field(default_factory=list)
 
     @cached_property
     def meta(self) -> dict:
