@@ -46,11 +46,7 @@ def main() -> None:
                 "profile": str(PROFILE),
                 "think": 0,
                 "weights": {"first-login": 1},
-                "runtime": {
-                    "discovery_url": sim.issuer + "/.well-known/wallet-openid-configuration",
-                    "state": str(sim.state_dir),
-                    "control_origin": sim.origin,
-                },
+                "runtime": sim.runtime(),
             }
         )
         ceiling = measure_trivial(sim.origin, args.users, args.seconds)

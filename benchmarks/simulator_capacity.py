@@ -45,12 +45,7 @@ def main() -> None:
                 "profile": str(PROFILE),
                 "think": 0,
                 "weights": {"first-login": 1},
-                "runtime": {
-                    "discovery_url": sim.issuer + "/.well-known/wallet-openid-configuration",
-                    "state": str(sim.state_dir),
-                    "ca_file": sim.ca or "",
-                    "control_origin": sim.origin,
-                },
+                "runtime": sim.runtime(),
             }
         )
         sys.path.insert(0, str(ROOT / "load"))

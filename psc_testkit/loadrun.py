@@ -21,7 +21,6 @@ from psc_testkit.config import ProfileError, load_target
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 DEFAULT_RUN_TIME = "30s"
-DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"
 
 
 class LoadError(Exception):
@@ -125,12 +124,7 @@ def run_load(args: argparse.Namespace) -> int:
             sim = stack.enter_context(
                 SimulatorProcess(defects=args.defect, config=path, extra_args=extra)
             )
-            runtime = {
-                "discovery_url": sim.issuer + DISCOVERY_PATH,
-                "state": str(sim.state_dir),
-                "ca_file": sim.ca or "",
-                "control_origin": sim.origin,
-            }
+            runtime = sim.runtime()
             host = sim.origin
         else:
             parts = urlsplit(probe.discovery_url)

@@ -22,7 +22,6 @@ from psc_testkit.evidence import Exchange
 from psc_testkit.harness import Harness, TargetError
 from psc_testkit.requirements import LEVELS, link, section_of, spec_of
 
-DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"
 EVIDENCE_LIMIT = 6  # exchanges shown per failure: the last ones are the ones that matter
 
 
@@ -91,13 +90,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     from psc_testkit.simulator.process import SimulatorProcess
 
     with SimulatorProcess(defects=config.getoption("--defect"), config=path) as sim:
-        target = load_target(
-            path,
-            discovery_url=sim.issuer + DISCOVERY_PATH,
-            state=str(sim.state_dir),
-            ca_file=sim.ca or "",
-            control_origin=sim.origin,
-        )
+        target = load_target(path, **sim.runtime())
         config._psc["target"] = target  # type: ignore[attr-defined]
         yield target
 

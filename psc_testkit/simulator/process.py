@@ -98,6 +98,15 @@ class SimulatorProcess:
     def state_dir(self) -> Path:
         return Path(self.info["state"])
 
+    def runtime(self) -> dict[str, str]:
+        """What a profile of the simulator learns only once it runs (config.load_target)."""
+        return {
+            "discovery_url": self.issuer + "/.well-known/wallet-openid-configuration",
+            "state": str(self.state_dir),
+            "ca_file": self.ca or "",
+            "control_origin": self.origin,
+        }
+
     @property
     def origin(self) -> str:
         """scheme://host:port of the issuer host (where the control API lives)."""
