@@ -167,7 +167,10 @@ class _FormParser(html.parser.HTMLParser):
                 }
             )
         elif tag in ("input", "button", "select", "textarea") and self.forms:
-            self.forms[-1]["inputs"].append({"tag": tag, **a})
+            # A control may sit outside its form and name it (`form="id"`), as oidc-provider's
+            # logout buttons do; otherwise it belongs to the form opened last.
+            owner = next((f for f in self.forms if a.get("form") and f["id"] == a["form"]), None)
+            (owner or self.forms[-1])["inputs"].append({"tag": tag, **a})
 
 
 def parse_forms(page: str) -> list[dict]:
@@ -193,7 +196,7 @@ def client_assertion(client: ClientProfile, audience: str, lifetime: int = 60) -
     """RFC 7523 / OIDC Core §9 private_key_jwt assertion."""
     if client.private_key_file is None:
         raise ValueError(f"client {client.client_id}: private_key_jwt needs private_key_file")
-    key = _read_key(client.private_key_file)
+    key, algorithm = _read_key(client.private_key_file)
     now = int(time.time())
     claims = {
         "iss": client.client_id,
@@ -203,15 +206,27 @@ def client_assertion(client: ClientProfile, audience: str, lifetime: int = 60) -
         "iat": now,
         "exp": now + lifetime,
     }
-    return jwt.encode(claims, key, algorithm="RS256")
+    return jwt.encode(claims, key, algorithm=algorithm)
 
 
-_KEYS: dict[Path, bytes] = {}
+_KEYS: dict[Path, tuple[object, str]] = {}
+# The assertion's alg follows the key: RSA keys sign RS256, EC keys the ES alg of their curve.
+_EC_ALGS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 
 
-def _read_key(path: Path) -> bytes:
+def _read_key(path: Path) -> tuple[object, str]:
     if path not in _KEYS:
-        _KEYS[path] = path.read_bytes()
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        key = load_pem_private_key(path.read_bytes(), password=None)
+        if isinstance(key, rsa.RSAPrivateKey):
+            algorithm = "RS256"
+        elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _EC_ALGS:
+            algorithm = _EC_ALGS[key.curve.name]
+        else:
+            raise ValueError(f"{path}: private_key_jwt needs an RSA or EC (P-256/384/521) key")
+        _KEYS[path] = (key, algorithm)
     return _KEYS[path]
 
 
