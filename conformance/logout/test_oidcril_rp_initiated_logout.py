@@ -5,6 +5,7 @@ session.
 """
 
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
@@ -32,6 +33,50 @@ def session(harness, meta):
     browser.close()
 
 
+def log_out(harness, url: str, browser: httpx.Client) -> httpx.Response:
+    """Send the logout request as the End-User's browser. "the OP SHOULD ask the End-User
+    whether to log out" (§2): a confirmation page with a form is answered as the person who
+    wants to log out would (its hidden fields and first named button: oidc-provider's
+    "logout=yes", Keycloak's "confirmLogout"). Returns the OP's last answer: the redirect to
+    the RP, or a page."""
+    response = harness.front(url, browser)
+    forms = []
+    if response.status_code == 200 and "html" in response.headers.get("content-type", ""):
+        forms = [f for f in flow.parse_forms(response.text) if f["method"].lower() == "post"]
+    if not forms:
+        return response
+    form = forms[0]
+    data = {
+        i["name"]: i.get("value", "")
+        for i in form["inputs"]
+        if i.get("name") and i.get("type", "text").lower() == "hidden"
+    }
+    button = next(
+        (
+            i
+            for i in form["inputs"]
+            if i.get("name") and (i["tag"] == "button" or i.get("type") == "submit")
+        ),
+        None,
+    )
+    if button is not None:
+        data[button["name"]] = button.get("value", "")
+    action = urljoin(str(response.url), form["action"] or str(response.url))
+    try:
+        response = browser.post(action, data=data)
+        # Redirects inside the OP (a "logged out" step) are followed; the one that leaves the
+        # OP (to the post_logout_redirect_uri) is returned as it is.
+        for _ in range(5):
+            location = response.headers.get("location", "")
+            absolute = urljoin(str(response.url), location)
+            if not response.is_redirect or urlsplit(absolute).netloc != response.url.netloc:
+                break
+            response = browser.get(absolute)
+    except httpx.HTTPError as exc:
+        pytest.fail(f"the logout confirmation failed: {exc}")
+    return response
+
+
 def still_logged_in(harness, browser) -> bool:
     request = harness.authorization_request(extra={"prompt": "none"})
     _, callback, _ = harness.attempt(request, browser)
@@ -57,7 +102,7 @@ def test_logout_redirects_to_the_registered_uri_with_state(harness, session, tar
         post_logout_redirect_uri=uri,
         state="psc-testkit-logout-state",
     )
-    response = harness.front(url, session.browser)
+    response = log_out(harness, url, session.browser)
     target_url = flow.parse_redirect(response.headers.get("location", ""))
     expect(
         response.is_redirect
@@ -77,7 +122,7 @@ def test_logout_ends_the_session(harness, session, target):
         id_token_hint=session.tokens.get("id_token"),
         post_logout_redirect_uri=target.primary.post_logout_redirect_uri,
     )
-    harness.front(url, session.browser)
+    log_out(harness, url, session.browser)
     expect(
         not still_logged_in(harness, session.browser),
         "login_required after logout",
@@ -93,7 +138,7 @@ def test_no_state_is_echoed_when_none_was_sent(harness, session, target):
     url = flow.logout_url(
         harness.meta, id_token_hint=session.tokens.get("id_token"), post_logout_redirect_uri=uri
     )
-    response = harness.front(url, session.browser)
+    response = log_out(harness, url, session.browser)
     params = flow.parse_redirect(response.headers.get("location", "")).params
     expect(
         response.is_redirect and "state" not in params,
@@ -111,7 +156,7 @@ def test_unregistered_post_logout_redirect_uri_is_not_followed(harness, session)
     url = flow.logout_url(
         harness.meta, id_token_hint=session.tokens.get("id_token"), post_logout_redirect_uri=bad
     )
-    response = harness.front(url, session.browser)
+    response = log_out(harness, url, session.browser)
     expect(
         not response.headers.get("location", "").startswith(bad),
         "no redirect to it",
@@ -148,7 +193,7 @@ def test_post_logout_redirect_uri_with_added_query_is_not_followed(harness, sess
     url = flow.logout_url(
         harness.meta, id_token_hint=session.tokens.get("id_token"), post_logout_redirect_uri=added
     )
-    response = harness.front(url, session.browser)
+    response = log_out(harness, url, session.browser)
     location = response.headers.get("location", "")
     expect(not location.startswith(uri), "no redirect", location)
 
@@ -165,3 +210,16 @@ def test_logout_without_hint_asks_the_user(harness, session):
         f"HTTP {response.status_code}, session "
         f"{'kept' if still_logged_in(harness, session.browser) else 'ended'}",
     )
+
+
+@pytest.mark.requirement("OIDCRIL-3", "SHOULD")
+def test_state_alone_does_not_send_the_user_away(harness, session):
+    """OIDCRIL-3 SHOULD. A logout request with only `state` names no client and no
+    post_logout_redirect_uri: once the user confirms, the OP has nowhere it may redirect to and
+    shows a page of its own; redirecting to some RP anyway would hand an unsolicited response
+    to a page that never asked (OIDF oidcc-rp-initiated-logout-only-state)."""
+    url = flow.logout_url(harness.meta, state="psc-testkit-only-state")
+    response = log_out(harness, url, session.browser)
+    location = urljoin(str(response.url), response.headers.get("location", ""))
+    leaves = response.is_redirect and urlsplit(location).netloc != response.url.netloc
+    expect(not leaves, "a page of the OP, no redirect to a client", location)

@@ -56,6 +56,10 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             if not registered and "logout-any-redirect" not in p.defects:
                 return error(lang, "post_logout_redirect_uri is not registered for this client")
 
+        if redirect is None and client is None and "logout-default-redirect" in p.defects:
+            first = next(iter(p.clients.values()), None)
+            uris = first.settings.post_logout_redirect_uris if first else []
+            redirect = uris[0] if uris else None
         cookie_session = p.live_session(request.cookies.get(SESSION_COOKIE))
         confirmed = params.get("confirm") == "yes" or "logout-without-confirmation" in p.defects
         if hint_claims is None and not confirmed:
