@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Pass extra arguments through, e.g. `make simulator ARGS='--defect nonce-not-echoed'`.
 ARGS   ?=
 
-.PHONY: all test conformance load simulator bench lint format report clean
+.PHONY: all test conformance load simulator bench lint format report interop clean
 
 all: test
 
@@ -49,6 +49,11 @@ report: $(STAMP)
 	  test -x node_modules/.bin/allure || npm ci --no-audit --no-fund --silent; \
 	else echo "make report: Node.js (npm) is not installed: writing summary.html only"; fi
 	$(BIN)/psc-testkit report $(ARGS)
+
+# panva's oidc-provider (npm, pinned in package-lock.json) as a certified PSC stand-in.
+interop: $(STAMP)
+	@test -d node_modules/oidc-provider || npm ci --no-audit --no-fund --silent
+	$(BIN)/psc-testkit interop $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -227,6 +227,12 @@ def cmd_verify_certification(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_interop(args: argparse.Namespace, extra: list[str]) -> int:
+    from psc_testkit import interop
+
+    return interop.run(Path(args.expected), Path(args.reports), extra, serve=args.serve)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="psc-testkit",
@@ -401,6 +407,24 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("file")
     verify.add_argument("--source", action="store_true", help="also compare the suite's source")
     verify.set_defaults(func=cmd_verify_certification)
+
+    interop = commands.add_parser(
+        "interop",
+        help="run the suite against panva's oidc-provider (certified) as a PSC stand-in",
+        description="Start oidc-provider (npm, pinned in package-lock.json) on 127.0.0.1, run "
+        "the whole suite against it through the html_form driver and hold the results to the "
+        "expected-results file. Exit 0 when every outcome is as expected.",
+    )
+    interop.add_argument(
+        "--expected",
+        default="interop/oidc-provider/expected-results.toml",
+        help="expected-results file (default: %(default)s)",
+    )
+    interop.add_argument("--reports", default="reports/interop", help="default: %(default)s")
+    interop.add_argument(
+        "--serve", action="store_true", help="only start the provider and print its profile"
+    )
+    interop.set_defaults(func=cmd_interop)
     return root
 
 
@@ -411,6 +435,6 @@ def main(argv: list[str] | None = None) -> int:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
     args = parser().parse_args(argv)
-    if args.func is cmd_conformance:
-        return cmd_conformance(args, extra)
+    if args.func in (cmd_conformance, cmd_interop):
+        return int(args.func(args, extra))
     return int(args.func(args))

@@ -1,0 +1,386 @@
+"""Interop with a certified provider: panva's `oidc-provider` as a PSC stand-in.
+
+`OidcProviderProcess` starts `interop/oidc-provider/server.mjs` (the npm package pinned in
+package-lock.json) on 127.0.0.1 over HTTPS with a local CA, five clients (one per
+authentication method, a public one with PKCE) and test professionals from the synthetic
+Annuaire Santé whose PSC-shaped claims it releases under `scope_all`; it then writes a target
+profile for it that logs in through the `html_form` driver. `compare()` holds a conformance
+summary against the expected-results file: every check passes unless that file lists it, with
+its verdict and a one-line reason, and every entry of that file must still happen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import os
+import queue
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from psc_testkit.simulator import annuaire, claims
+from psc_testkit.simulator.tls import LocalCA, subject_dn
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = ROOT / "interop" / "oidc-provider" / "server.mjs"
+EXPECTED = ROOT / "interop" / "oidc-provider" / "expected-results.toml"
+REDIRECT = "http://127.0.0.1:8080/callback"
+LOGGED_OUT = "http://127.0.0.1:8080/logged-out"
+
+
+class InteropError(RuntimeError):
+    """The reference provider cannot be started; the message says what is missing."""
+
+
+def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _private_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict:
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
+    # pyjwt marks a private JWK key_ops ["sign"]; the provider verifies id_token_hint with it too.
+    jwk.pop("key_ops", None)
+    return {**jwk, "kid": kid, "use": "sig"}
+
+
+def _public_jwk(key: ec.EllipticCurvePrivateKey, kid: str) -> dict:
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    public.pop("key_ops", None)
+    return {**public, "kid": kid, "use": "sig", "alg": "ES256"}
+
+
+def accounts(count: int, seed: int = 1) -> dict[str, dict]:
+    """`count` professionals of the synthetic directory, by subject, with their userinfo."""
+    directory = annuaire.Annuaire(seed, count)
+    return {
+        claims.subject(pro): claims.userinfo(pro, "CARD", scope_all=True)
+        for pro in directory.professionals
+    }
+
+
+@dataclass
+class OidcProviderProcess:
+    """`with OidcProviderProcess() as op:` then run the suite with `op.profile`."""
+
+    users: int = 8
+    startup_timeout: float = 30.0
+    node: str = field(default_factory=lambda: shutil.which("node") or "")
+    issuer: str = ""
+    profile: Path = Path()
+    process: subprocess.Popen | None = None
+
+    def _check_installed(self) -> None:
+        if not self.node:
+            raise InteropError("Node.js is not installed: `apt-get install nodejs npm`")
+        if not (ROOT / "node_modules" / "oidc-provider" / "package.json").exists():
+            raise InteropError("oidc-provider is not installed: run `npm ci` in the project folder")
+
+    def _write_config(self, work: Path) -> Path:
+        ca = LocalCA()
+        (work / "ca.pem").write_bytes(ca.pem())
+        ca.issue_server(["127.0.0.1", "localhost"]).write(work / "server.pem", work / "server.key")
+        mtls = ca.issue_client("psc-testkit-mtls")
+        mtls.write(work / "mtls.cert.pem", work / "mtls.key.pem")
+        client_key = ec.generate_private_key(ec.SECP256R1())
+        (work / "jwt.key.pem").write_bytes(_pem(client_key))
+        signing = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.secrets = {
+            "psc-testkit-basic": secrets.token_urlsafe(24),
+            "psc-testkit-post": secrets.token_urlsafe(24),
+        }
+        common = {
+            "redirect_uris": [REDIRECT],
+            "post_logout_redirect_uris": [LOGGED_OUT],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        }
+        clients = [
+            {
+                **common,
+                "client_id": "psc-testkit-basic",
+                "client_secret": self.secrets["psc-testkit-basic"],
+                "token_endpoint_auth_method": "client_secret_basic",
+            },
+            {
+                **common,
+                "client_id": "psc-testkit-post",
+                "client_secret": self.secrets["psc-testkit-post"],
+                "token_endpoint_auth_method": "client_secret_post",
+            },
+            {
+                **common,
+                "client_id": "psc-testkit-jwt",
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [_public_jwk(client_key, "psc-testkit-jwt")]},
+                "userinfo_signed_response_alg": "RS256",
+            },
+            {
+                **common,
+                "client_id": "psc-testkit-mtls",
+                "token_endpoint_auth_method": "tls_client_auth",
+                "tls_client_auth_subject_dn": subject_dn(mtls.cert),
+                # As PSC does for its mTLS clients: access tokens bound to the certificate.
+                "tls_client_certificate_bound_access_tokens": True,
+            },
+            {**common, "client_id": "psc-testkit-public", "token_endpoint_auth_method": "none"},
+        ]
+        self.accounts = accounts(self.users)
+        config = {
+            "tls": {
+                "cert": str(work / "server.pem"),
+                "key": str(work / "server.key"),
+                "ca": str(work / "ca.pem"),
+            },
+            "signing_key": _private_jwk(signing, "interop-rs256"),
+            "clients": clients,
+            "accounts": self.accounts,
+            "scope_all_claims": [*claims.PIVOT_CLAIMS[1:], *claims.SECTORAL_CLAIMS],
+        }
+        path = work / "config.json"
+        path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    def _write_profile(self, work: Path) -> Path:
+        users = ", ".join(f'"{c["SubjectNameID"]}"' for c in self.accounts.values())
+        basic, post = self.secrets["psc-testkit-basic"], self.secrets["psc-testkit-post"]
+        text = f"""# Written by psc_testkit.interop for one run against panva's oidc-provider.
+[target]
+name = "oidc-provider"
+discovery_url = "{self.issuer}/.well-known/openid-configuration"
+ca_file = "{work / "ca.pem"}"
+scopes = ["openid", "scope_all"]
+acr_values = "eidas1"
+psc_sample_size = 3
+
+[driver]
+name = "html_form"
+users = [{users}]
+[driver.fields]
+idNat = "{{user}}"
+
+[[clients]]
+client_id = "psc-testkit-basic"
+auth_method = "client_secret_basic"
+client_secret = "{basic}"
+redirect_uri = "{REDIRECT}"
+post_logout_redirect_uri = "{LOGGED_OUT}"
+
+[[clients]]
+client_id = "psc-testkit-post"
+auth_method = "client_secret_post"
+client_secret = "{post}"
+redirect_uri = "{REDIRECT}"
+post_logout_redirect_uri = "{LOGGED_OUT}"
+
+[[clients]]
+client_id = "psc-testkit-jwt"
+auth_method = "private_key_jwt"
+private_key_file = "{work / "jwt.key.pem"}"
+redirect_uri = "{REDIRECT}"
+post_logout_redirect_uri = "{LOGGED_OUT}"
+userinfo_signed_response_alg = "RS256"
+
+[[clients]]
+client_id = "psc-testkit-mtls"
+auth_method = "tls_client_auth"
+tls_cert_file = "{work / "mtls.cert.pem"}"
+tls_key_file = "{work / "mtls.key.pem"}"
+redirect_uri = "{REDIRECT}"
+post_logout_redirect_uri = "{LOGGED_OUT}"
+
+[[clients]]
+client_id = "psc-testkit-public"
+auth_method = "none"
+redirect_uri = "{REDIRECT}"
+post_logout_redirect_uri = "{LOGGED_OUT}"
+"""
+        path = work / "oidc-provider.toml"
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    def start(self) -> OidcProviderProcess:
+        self._check_installed()
+        self.work = Path(tempfile.mkdtemp(prefix="psc-interop-"))
+        config = self._write_config(self.work)
+        self.log = tempfile.TemporaryFile(mode="w+t")  # noqa: SIM115 (lives as long as the child)
+        self.process = subprocess.Popen(
+            [self.node, str(SERVER), str(config)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            env={**os.environ, "NODE_ENV": "production"},
+        )
+        self.issuer = self._read_issuer(self.process.stdout)
+        self.profile = self._write_profile(self.work)
+        return self
+
+    def _read_issuer(self, stream: IO[str] | None) -> str:
+        assert stream is not None
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            for line in stream:
+                lines.put(line)
+            lines.put("")
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise InteropError("oidc-provider did not start in time") from None
+            if not line:
+                self.stop()
+                self.log.seek(0)
+                raise InteropError(f"oidc-provider exited: {self.log.read().strip()[-2000:]}")
+            if line.startswith("issuer="):
+                return line.strip().partition("=")[2]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if getattr(self, "work", None):
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def __enter__(self) -> OidcProviderProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class Expected:
+    check: str  # a node id, or an fnmatch pattern over node ids
+    verdict: str
+    reason: str
+
+
+def load_expected(path: Path = EXPECTED) -> list[Expected]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    entries = []
+    for index, raw in enumerate(data.get("expected", [])):
+        missing = {"check", "verdict", "reason"} - raw.keys()
+        if missing:
+            raise ValueError(f"{path}: expected[{index}] lacks {', '.join(sorted(missing))}")
+        entries.append(Expected(raw["check"], raw["verdict"], raw["reason"]))
+    return entries
+
+
+@dataclass
+class Comparison:
+    unexpected: list[str] = field(default_factory=list)  # a check that should have passed
+    stale: list[str] = field(default_factory=list)  # an expected outcome that did not happen
+    as_expected: list[tuple[str, Expected]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unexpected and not self.stale
+
+
+def matches(check: str, pattern: str) -> bool:
+    """`*` and `?` are wildcards; brackets are literal, as in parametrised ids (`x[cps]`)."""
+    return fnmatch.fnmatchcase(check, pattern.replace("[", "[[]"))
+
+
+def compare(summary: dict, expected: list[Expected]) -> Comparison:
+    result = Comparison()
+    matched: set[Expected] = set()
+    for check in summary["checks"]:
+        entry = next((e for e in expected if matches(check["check"], e.check)), None)
+        verdict = check["verdict"]
+        if entry is None:
+            # A skip says the provider does not offer a feature (CIBA, plain PKCE…): allowed.
+            if verdict not in ("passed", "skipped"):
+                first = (check["message"] or "").strip().splitlines()[:1]
+                result.unexpected.append(f"{check['check']}: {verdict}: {' '.join(first)}")
+            continue
+        matched.add(entry)
+        if verdict == entry.verdict:
+            result.as_expected.append((check["check"], entry))
+        else:
+            result.unexpected.append(
+                f"{check['check']}: {verdict}, expected {entry.verdict} ({entry.reason})"
+            )
+    for entry in expected:
+        if entry not in matched:
+            result.stale.append(f"{entry.check}: listed as {entry.verdict} but did not run")
+    return result
+
+
+def run(expected_file: Path, reports: Path, extra: list[str], serve: bool = False) -> int:
+    """`psc-testkit interop`: the whole suite against oidc-provider, held to the expected
+    results. With `serve`, only start the provider and print its profile, until Ctrl-C."""
+    import sys
+
+    try:
+        expected = load_expected(expected_file)
+        provider = OidcProviderProcess().start()
+    except (InteropError, OSError, ValueError) as exc:
+        print(f"psc-testkit interop: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if serve:
+            print(f"issuer={provider.issuer}\nprofile={provider.profile}", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                provider.process.wait()  # type: ignore[union-attr]
+            return 0
+        reports.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "psc_testkit", "conformance", "--target"]
+        command += [str(provider.profile), "--reports", str(reports), "--", *extra]
+        subprocess.run(command, cwd=ROOT, check=False)
+    finally:
+        provider.stop()
+    try:
+        summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"psc-testkit interop: the run left no summary: {exc}", file=sys.stderr)
+        return 2
+    outcome = compare(summary, expected)
+    if extra:
+        outcome.stale = []  # a selection (`-- -k …`) leaves some entries unrun on purpose
+    print(f"\ninterop with oidc-provider: {summary['counts']}")
+    for check, entry in outcome.as_expected:
+        print(f"  expected {entry.verdict:8} {check.split('::')[-1]}: {entry.reason}")
+    for line in outcome.unexpected:
+        print(f"  UNEXPECTED {line}")
+    for line in outcome.stale:
+        print(f"  STALE {line}")
+    verdict = "as expected" if outcome.ok else "NOT as expected"
+    print(
+        f"{verdict}: {len(outcome.as_expected)} listed outcome(s), "
+        f"{len(outcome.unexpected)} unexpected, {len(outcome.stale)} stale"
+    )
+    return 0 if outcome.ok else 1
