@@ -14,25 +14,20 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
-import os
-import queue
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
-import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from psc_testkit.child import AnnouncingChild, ChildStartError
 from psc_testkit.simulator import annuaire, claims
 from psc_testkit.simulator.tls import LocalCA, subject_dn
 
@@ -43,7 +38,7 @@ REDIRECT = "http://127.0.0.1:8080/callback"
 LOGGED_OUT = "http://127.0.0.1:8080/logged-out"
 
 
-class InteropError(RuntimeError):
+class InteropError(ChildStartError):
     """The reference provider cannot be started; the message says what is missing."""
 
 
@@ -85,6 +80,7 @@ class OidcProviderProcess:
     issuer: str = ""
     profile: Path = Path()
     process: subprocess.Popen | None = None
+    child: AnnouncingChild | None = None
 
     def _check_installed(self) -> None:
         if not self.node:
@@ -220,52 +216,27 @@ post_logout_redirect_uri = "{LOGGED_OUT}"
     def start(self) -> OidcProviderProcess:
         self._check_installed()
         self.work = Path(tempfile.mkdtemp(prefix="psc-interop-"))
-        config = self._write_config(self.work)
-        self.log = tempfile.TemporaryFile(mode="w+t")  # noqa: SIM115 (lives as long as the child)
-        self.process = subprocess.Popen(
-            [self.node, str(SERVER), str(config)],
+        self.child = AnnouncingChild(
+            [self.node, str(SERVER), str(self._write_config(self.work))],
+            name="oidc-provider",
+            until="issuer",
+            timeout=self.startup_timeout,
             cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-            env={**os.environ, "NODE_ENV": "production"},
+            env={"NODE_ENV": "production"},
+            error=InteropError,
         )
-        self.issuer = self._read_issuer(self.process.stdout)
+        try:
+            self.issuer = self.child.start()["issuer"]
+        except InteropError:
+            self.stop()
+            raise
+        self.process = self.child.process
         self.profile = self._write_profile(self.work)
         return self
 
-    def _read_issuer(self, stream: IO[str] | None) -> str:
-        assert stream is not None
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:
-            for line in stream:
-                lines.put(line)
-            lines.put("")
-
-        threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self.stop()
-                raise InteropError("oidc-provider did not start in time") from None
-            if not line:
-                self.stop()
-                self.log.seek(0)
-                raise InteropError(f"oidc-provider exited: {self.log.read().strip()[-2000:]}")
-            if line.startswith("issuer="):
-                return line.strip().partition("=")[2]
-
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.child is not None:
+            self.child.stop()
         if getattr(self, "work", None):
             shutil.rmtree(self.work, ignore_errors=True)
 

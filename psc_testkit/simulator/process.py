@@ -3,21 +3,16 @@ conformance runner, load runs and benchmarks alike."""
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+
+from psc_testkit.child import AnnouncingChild, ChildStartError
 
 
-class SimulatorStartError(RuntimeError):
+class SimulatorStartError(ChildStartError):
     pass
 
 
@@ -32,6 +27,7 @@ class SimulatorProcess:
     startup_timeout: float = 30.0
     info: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    child: AnnouncingChild | None = None
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "psc_testkit", "simulator", "--host", "127.0.0.1"]
@@ -44,42 +40,16 @@ class SimulatorProcess:
         return cmd + self.extra_args
 
     def start(self) -> SimulatorProcess:
-        # stderr goes to a file, not a pipe: nobody reads a pipe during a run, and a full pipe
-        # would block the server.
-        self.log = tempfile.TemporaryFile(mode="w+t")  # noqa: SIM115 (lives as long as the child)
-        self.process = subprocess.Popen(
+        self.child = AnnouncingChild(
             self.command(),
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            name="the simulator",
+            until="state",  # the last line it announces
+            timeout=self.startup_timeout,
+            env={"PYTHONUNBUFFERED": "1"},
+            error=SimulatorStartError,
         )
-        assert self.process.stdout is not None
-        # A thread reads the announced lines: select() on a buffered text pipe misses lines
-        # already read into Python's buffer.
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump(stream: IO[str]) -> None:
-            for line in stream:
-                lines.put(line)
-            lines.put("")
-
-        threading.Thread(target=pump, args=(self.process.stdout,), daemon=True).start()
-        deadline = time.monotonic() + self.startup_timeout
-        while "state" not in self.info:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self.stop()
-                raise SimulatorStartError("the simulator did not start in time") from None
-            if not line:
-                self.stop()
-                self.log.seek(0)
-                err = self.log.read()
-                raise SimulatorStartError(f"the simulator exited: {err.strip()[-2000:]}")
-            key, sep, value = line.strip().partition("=")
-            if sep:
-                self.info[key] = value
+        self.info = self.child.start()
+        self.process = self.child.process
         return self
 
     @property
@@ -114,14 +84,8 @@ class SimulatorProcess:
         return f"{scheme}://{rest.split('/', 1)[0]}"
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.child is not None:
+            self.child.stop()
 
     def __enter__(self) -> SimulatorProcess:
         return self.start()

@@ -1,0 +1,89 @@
+"""A server started as a child process that says where it listens by printing `key=value`
+lines: the embedded simulator and the interop provider alike."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+
+class ChildStartError(RuntimeError):
+    """The child exited or stayed silent; the message carries the end of its stderr."""
+
+
+class AnnouncingChild:
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        name: str,
+        until: str,
+        timeout: float = 30.0,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        error: type[ChildStartError] = ChildStartError,
+    ) -> None:
+        self.command, self.name, self.until, self.timeout = command, name, until, timeout
+        self.cwd, self.env, self.error = cwd, env or {}, error
+        self.process: subprocess.Popen | None = None
+        # stderr goes to a file, not a pipe: nobody reads a pipe during a run, and a full pipe
+        # would block the server.
+        self.log = tempfile.TemporaryFile(mode="w+t")  # noqa: SIM115 (lives as long as the child)
+
+    def start(self) -> dict[str, str]:
+        """Start the child and return what it announced, up to and including `until`."""
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            env={**os.environ, **self.env},
+        )
+        # A thread reads the announced lines: select() on a buffered text pipe misses lines
+        # already read into Python's buffer.
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump(stream: IO[str]) -> None:
+            for line in stream:
+                lines.put(line)
+            lines.put("")
+
+        assert self.process.stdout is not None
+        threading.Thread(target=pump, args=(self.process.stdout,), daemon=True).start()
+        info: dict[str, str] = {}
+        deadline = time.monotonic() + self.timeout
+        while self.until not in info:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise self.error(f"{self.name} did not start in time") from None
+            if not line:
+                self.stop()
+                raise self.error(f"{self.name} exited: {self.stderr()[-2000:]}")
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                info[key] = value
+        return info
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read().strip()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
