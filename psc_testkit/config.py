@@ -35,6 +35,31 @@ class ClientProfile:
         return self.auth_method == "none"
 
 
+STEP_ACTIONS = ("fill", "click", "wait", "wait_url")
+STEP_KEYS = {*STEP_ACTIONS, "value", "optional", "match"}
+
+
+@dataclass(frozen=True)
+class LoginStep:
+    """One step of the browser driver: `fill` (with `value`), `click`, `wait` (a selector) or
+    `wait_url` (a substring of the page URL)."""
+
+    action: str
+    target: str
+    value: str | None = None
+    optional: bool = False  # skipped when its element is absent (a consent page, say)
+    match: str | None = None  # run only when the page URL contains this
+
+    def text(self) -> str:
+        """The step as the profile wrote it, for messages; not its value (a password, maybe)."""
+        parts = [f"{self.action} = {self.target!r}"]
+        if self.optional:
+            parts.append("optional = true")
+        if self.match is not None:
+            parts.append(f"match = {self.match!r}")
+        return ", ".join(parts)
+
+
 @dataclass(frozen=True)
 class DriverProfile:
     name: str = "simulator"
@@ -44,6 +69,16 @@ class DriverProfile:
     # html_form: form fields to fill, "{user}" standing for the professional's identifier.
     fields: dict[str, str] = field(default_factory=dict)
     max_steps: int = 10
+    # browser: what a person would do, step by step; none: the person does it in the window.
+    steps: tuple[LoginStep, ...] = ()
+    headless: bool = True
+    chromium: str = "/usr/bin/chromium"
+    step_timeout: float = 30.0  # seconds each browser step may wait
+    login_timeout: float = 300.0  # seconds a person (manual, CIBA, visible browser) may take
+    insecure_tls: bool = False  # browser: accept any certificate (only when asked for)
+    # manual: the listener's certificate when the redirect URI is https.
+    listener_cert: Path | None = None
+    listener_key: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +163,79 @@ def _client(raw: dict, index: int, subst: dict[str, str], base: Path) -> ClientP
     )
 
 
+def _step(raw: object, where: str) -> LoginStep:
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: a step is a table ([[driver.steps]])")
+    unknown = sorted(set(raw) - STEP_KEYS)
+    if unknown:
+        raise ProfileError(
+            f"{where}: unknown key {unknown[0]!r} (expected {', '.join(STEP_ACTIONS)}, "
+            "value, optional, match)"
+        )
+    actions = [a for a in STEP_ACTIONS if a in raw]
+    if not actions:
+        raise ProfileError(f"{where}: no action: give one of {', '.join(STEP_ACTIONS)}")
+    if len(actions) > 1:
+        raise ProfileError(f"{where}: two actions ({', '.join(actions)}): one action per step")
+    action = actions[0]
+    target = raw[action]
+    if not isinstance(target, str) or not target.strip():
+        raise ProfileError(f"{where}: {action} needs a non-empty string")
+    value = raw.get("value")
+    if action == "fill" and not isinstance(value, str):
+        raise ProfileError(f'{where}: fill needs a value (e.g. value = "{{user}}")')
+    if action != "fill" and value is not None:
+        raise ProfileError(f"{where}: value goes with fill, not {action}")
+    optional, match = raw.get("optional", False), raw.get("match")
+    if not isinstance(optional, bool):
+        raise ProfileError(f"{where}: optional is true or false")
+    if match is not None and (not isinstance(match, str) or not match):
+        raise ProfileError(f"{where}: match is a non-empty part of a URL")
+    return LoginStep(action, target, value, optional, match)
+
+
+def _seconds(raw: dict, key: str, default: float, where: str) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ProfileError(f"{where}: {key} must be a positive number of seconds")
+    return float(value)
+
+
+def _driver(raw: dict, path: Path, subst: dict[str, str], base: Path) -> DriverProfile:
+    where = f"{path}: [driver]"
+    users = os.environ.get("PSC_USERS")
+    steps = raw.get("steps", [])
+    if not isinstance(steps, list):
+        raise ProfileError(f"{where}: steps is an array of tables ([[driver.steps]])")
+    headless = raw.get("headless", True)
+    if not isinstance(headless, bool):
+        raise ProfileError(f"{where}: headless is true or false")
+    if raw.get("name") == "browser" and not steps and headless:
+        raise ProfileError(
+            f"{where}: the browser driver needs [[driver.steps]], or headless = false for a "
+            "person to log in in the window"
+        )
+    cert, key = raw.get("listener_cert"), raw.get("listener_key")
+    if bool(cert) != bool(key):
+        raise ProfileError(f"{where}: listener_cert and listener_key go together")
+    return DriverProfile(
+        name=str(raw.get("name", "simulator")),
+        users=tuple(users.split(",")) if users else tuple(raw.get("users", ())),
+        method=str(raw.get("method", "cps")),
+        fields=dict(raw.get("fields", {})),
+        max_steps=int(raw.get("max_steps", 10)),
+        steps=tuple(_step(s, f"{path}: driver.steps[{i}]") for i, s in enumerate(steps)),
+        headless=headless,
+        # The environment wins, as for the other PSC_* settings: one machine, one Chromium.
+        chromium=os.environ.get("PSC_CHROMIUM") or str(raw.get("chromium", "/usr/bin/chromium")),
+        step_timeout=_seconds(raw, "step_timeout", 30.0, where),
+        login_timeout=_seconds(raw, "login_timeout", 300.0, where),
+        insecure_tls=bool(raw.get("insecure_tls", False)),
+        listener_cert=_path(cert, subst, base),
+        listener_key=_path(key, subst, base),
+    )
+
+
 def load_target(path: Path, **runtime: str) -> Target:
     """Read a profile. `runtime` fills what is known only at run time: for the simulator,
     `discovery_url`, `state` (its folder of generated keys), `ca_file` and `control_origin`."""
@@ -157,15 +265,7 @@ def load_target(path: Path, **runtime: str) -> Target:
             for c in clients
             if c.auth_method != "tls_client_auth" or (c.tls_cert_file and c.tls_cert_file.exists())
         )
-    raw_driver = data.get("driver", {})
-    users = os.environ.get("PSC_USERS")
-    driver = DriverProfile(
-        name=str(raw_driver.get("name", "simulator")),
-        users=tuple(users.split(",")) if users else tuple(raw_driver.get("users", ())),
-        method=str(raw_driver.get("method", "cps")),
-        fields=dict(raw_driver.get("fields", {})),
-        max_steps=int(raw_driver.get("max_steps", 10)),
-    )
+    driver = _driver(data.get("driver", {}), path, subst, base)
     ca = runtime.get("ca_file") or os.environ.get("PSC_CA_FILE") or table.get("ca_file")
     scopes = table.get("scopes", ["openid", "scope_all"])
     return Target(
