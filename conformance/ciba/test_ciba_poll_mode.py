@@ -2,13 +2,17 @@
 binding_message, channel CARD|MOBILE).
 
 Approval, denial and expiry need the user's phone: against the simulator its control API plays
-the phone; against PSC those checks are skipped (they would need a person with an e-CPS app).
+the phone; against PSC with the ciba driver, the driver tells the tester what to answer on their
+e-CPS app and the check polls until they did; with another driver those checks are skipped.
 """
 
 import pytest
 
 from conformance.helpers import body_of, error_of, expect, expect_error, needs
 from psc_testkit import flow
+from psc_testkit.drivers import LoginError
+from psc_testkit.drivers.ciba import CibaDriver
+from psc_testkit.harness import TargetError
 
 
 @pytest.fixture
@@ -20,13 +24,16 @@ def ciba_client(meta, target):
     return client
 
 
+BINDING = "42"
+
+
 def start(harness, client, user, **extra):
     request = flow.ciba_request(
         harness.meta,
         client,
         user,
         harness.target.scope,
-        binding_message="42",
+        binding_message=BINDING,
         acr_values=harness.target.acr_values,
         **extra,
     )
@@ -38,12 +45,30 @@ def poll(harness, client, auth_req_id):
 
 
 def phone(harness, user, decision):
-    if not harness.target.control_origin:
-        pytest.skip("needs the simulated e-CPS phone (simulator only)")
-    harness.http.back().post(
-        f"{harness.target.control_origin}/_simulator/phone",
-        json={"login_hint": user, "decision": decision},
-    )
+    """The e-CPS phone's answer: the simulator's control API plays it; with the ciba driver, the
+    tester gives it on their e-CPS app when the driver asks."""
+    if harness.target.control_origin:
+        harness.http.back().post(
+            f"{harness.target.control_origin}/_simulator/phone",
+            json={"login_hint": user, "decision": decision},
+        )
+    elif isinstance(harness.driver, CibaDriver):
+        harness.driver.ask(user, BINDING, decision)
+    else:
+        pytest.skip("needs the e-CPS phone: the simulator's, or a tester's with the ciba driver")
+
+
+def answer(harness, client, response):
+    """The token endpoint's answer once the phone answered: at once with the simulator; a person
+    takes their time, so with the ciba driver it polls (CIBA §7.3) until they answered."""
+    auth_req_id = body_of(response)["auth_req_id"]
+    if harness.target.control_origin or not isinstance(harness.driver, CibaDriver):
+        return poll(harness, client, auth_req_id)
+    interval = body_of(response).get("interval", 5)
+    try:
+        return harness.driver.poll(harness.send, harness.meta, client, auth_req_id, interval)
+    except LoginError as exc:
+        raise TargetError(f"CIBA: {exc}") from None  # nobody answered: nothing to judge
 
 
 @pytest.fixture
@@ -53,7 +78,8 @@ def waiting(harness, ciba_client):
     phone(harness, user, "ignore")
     response = start(harness, ciba_client, user)
     yield user, response
-    phone(harness, user, "approve")
+    if harness.target.control_origin:
+        phone(harness, user, "approve")  # the simulated phone's default again
 
 
 @pytest.mark.requirement("CIBA-7.3", "MUST")
@@ -101,7 +127,7 @@ def test_approved_request_returns_tokens(harness, ciba_client, waiting):
     auth_req_id."""
     user, response = waiting
     phone(harness, user, "approve")
-    tokens = poll(harness, ciba_client, body_of(response)["auth_req_id"])
+    tokens = answer(harness, ciba_client, response)
     body = body_of(tokens)
     expect(
         tokens.status_code == 200 and "access_token" in body and "id_token" in body,
@@ -115,7 +141,7 @@ def test_denied_request_is_access_denied(harness, ciba_client, waiting):
     """CIBA-11 MUST. "access_denied: The end-user denied the authorization request"."""
     user, response = waiting
     phone(harness, user, "deny")
-    denied = poll(harness, ciba_client, body_of(response)["auth_req_id"])
+    denied = answer(harness, ciba_client, response)
     expect_error(denied, ("access_denied",))
 
 
