@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -223,6 +224,27 @@ click = "button.nope"
     assert "step 2/2 (click = 'button.nope') timed out after 1 s" in message
     assert "/auth?" in message and "title 'Pro Santé Connect" in message
     assert elapsed < 4, elapsed
+
+
+@needs_chromium
+def test_browser_trusts_the_profile_ca_only(harness_for, tmp_path):
+    """Chromium accepts the simulator's certificate because ca_file holds its CA: with another
+    CA it refuses it; insecure_tls = true is the only way past that."""
+    from psc_testkit.drivers.browser import BrowserDriver
+    from psc_testkit.simulator.tls import LocalCA
+
+    harness = harness_for(f'[driver]\nname = "browser"\nstep_timeout = 5\n{FORM_STEPS}')
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(LocalCA().pem())
+    harness.driver = BrowserDriver(harness.target.driver, ca_file=other)
+    try:
+        with pytest.raises(TargetError, match="ERR_CERT_AUTHORITY_INVALID"):
+            harness.code()
+    finally:
+        harness.driver.close()
+    insecure = replace(harness.target.driver, insecure_tls=True)
+    harness.driver = BrowserDriver(insecure, ca_file=other)
+    assert harness.code().code
 
 
 # manual ---------------------------------------------------------------------------------------
