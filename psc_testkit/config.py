@@ -7,9 +7,11 @@ simulator's own profile whose secrets are simulator-only values.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 
@@ -29,6 +31,7 @@ class ClientProfile:
     tls_key_file: Path | None = None
     ciba: bool = False
     userinfo_signed: bool = False
+    secret_env: str | None = None  # where the secret comes from, for messages
 
     @property
     def public(self) -> bool:
@@ -97,6 +100,10 @@ class Target:
     sandbox: bool = False
     # PSC claim checks run over this many test professionals, not one.
     psc_sample_size: int = 3
+    # Production: no check that needs a user login (or asks a user's phone) runs, and no load.
+    safe: bool = False
+    # Values the driver read from the environment ({env:NAME}): redacted like client secrets.
+    driver_secrets: tuple[str, ...] = ()
 
     @property
     def scope(self) -> str:
@@ -122,6 +129,108 @@ class Target:
         return None
 
 
+# Every field a profile may hold, table by table. load_target rejects any other: a misspelt
+# field would otherwise be ignored without a word, and a run would use a default the user
+# thought they had changed (a production profile whose "safe" was typed "sfae", say).
+KNOWN_FIELDS: dict[str, frozenset[str]] = {
+    "target": frozenset(
+        {
+            "name",
+            "discovery_url",
+            "scopes",
+            "acr_values",
+            "ca_file",
+            "timeout",
+            "simulator",
+            "sandbox",
+            "psc_sample_size",
+            "safe",
+        }
+    ),
+    # Free-form sub-tables, checked elsewhere: fields (form field names), steps (_step).
+    "driver": frozenset(f.name for f in fields(DriverProfile)),
+    "clients": frozenset(
+        {
+            "client_id",
+            "auth_method",
+            "redirect_uri",
+            "redirect_uris",
+            "post_logout_redirect_uri",
+            "post_logout_redirect_uris",
+            "client_secret",
+            "client_secret_env",
+            "private_key_file",
+            "tls_cert_file",
+            "tls_key_file",
+            "ciba",
+            "userinfo_signed_response_alg",
+        }
+    ),
+    # Read by the simulator (simulator/settings.py) and the load command (loadrun.py).
+    "simulator": frozenset(
+        {
+            "seed",
+            "population",
+            "tls",
+            "ecps_approval_delay",
+            "access_token_lifetime",
+            "refresh_token_lifetime",
+            "session_max",
+            "session_idle",
+            "code_lifetime",
+            "ciba_expires_in",
+            "ciba_interval",
+        }
+    ),
+    "load": frozenset(
+        {
+            "users",
+            "spawn_rate",
+            "run_time",
+            "shape",
+            "slos",
+            "weights",
+            "think",
+            "probe_rate",
+            "refresh",
+            "logout",
+        }
+    ),
+}
+
+
+def _unknown(
+    key: str, known: frozenset[str] | set[str], where: str, what: str = "field"
+) -> ProfileError:
+    """The error for a field nobody reads, with the field the user most likely meant."""
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    owners = [table for table, names in KNOWN_FIELDS.items() if key in names]
+    if close:
+        hint = f" (did you mean {close[0]!r}?)"
+    elif owners:
+        hint = f" (it belongs in [{owners[0]}])"
+    else:
+        hint = ""
+    return ProfileError(f"{where}: unknown {what} {key!r}{hint}")
+
+
+def check_fields(data: dict, path: Path) -> None:
+    """Refuse any table or field of the profile that KNOWN_FIELDS does not list."""
+    for key, value in data.items():
+        if key not in KNOWN_FIELDS:
+            what = "table" if isinstance(value, dict | list) else "field"
+            raise _unknown(key, set(KNOWN_FIELDS), f"{path}: top level", what)
+        rows = value if key == "clients" and isinstance(value, list) else [value]
+        for index, row in enumerate(rows):
+            if not isinstance(row, dict):
+                shape = "[[clients]] entries" if key == "clients" else f"a table [{key}]"
+                raise ProfileError(f"{path}: {key} must be {shape}")
+            where = f"{path}: [[clients]] #{index + 1}" if key == "clients" else f"{path}: [{key}]"
+            for name in row:
+                if name not in KNOWN_FIELDS[key]:
+                    raise _unknown(name, KNOWN_FIELDS[key], where)
+
+
 def _path(raw: object, substitutions: dict[str, str], base: Path) -> Path | None:
     if not raw:
         return None
@@ -130,7 +239,9 @@ def _path(raw: object, substitutions: dict[str, str], base: Path) -> Path | None
     return path if path.is_absolute() else base / path
 
 
-def _client(raw: dict, index: int, subst: dict[str, str], base: Path) -> ClientProfile:
+def _client(
+    raw: dict, index: int, subst: dict[str, str], base: Path, require_secrets: bool = True
+) -> ClientProfile:
     where = f"clients[{index}]"
     for key in ("client_id", "auth_method"):
         if key not in raw:
@@ -141,7 +252,8 @@ def _client(raw: dict, index: int, subst: dict[str, str], base: Path) -> ClientP
     secret = raw.get("client_secret")
     if raw.get("client_secret_env"):
         secret = os.environ.get(raw["client_secret_env"])
-        if secret is None and raw["auth_method"].startswith("client_secret"):
+        needed = require_secrets and raw["auth_method"].startswith("client_secret")
+        if secret is None and needed:
             raise ProfileError(
                 f"{where} ({raw['client_id']}): set the environment variable "
                 f"{raw['client_secret_env']} to the client secret"
@@ -160,6 +272,7 @@ def _client(raw: dict, index: int, subst: dict[str, str], base: Path) -> ClientP
         tls_key_file=_path(raw.get("tls_key_file"), subst, base),
         ciba=bool(raw.get("ciba", False)),
         userinfo_signed=bool(raw.get("userinfo_signed_response_alg")),
+        secret_env=raw.get("client_secret_env") or None,
     )
 
 
@@ -236,15 +349,56 @@ def _driver(raw: dict, path: Path, subst: dict[str, str], base: Path) -> DriverP
     )
 
 
-def load_target(path: Path, **runtime: str) -> Target:
+ENV_REFERENCE = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _driver_env(
+    driver: DriverProfile, where: str, require: bool
+) -> tuple[DriverProfile, tuple[str, ...]]:
+    """Replace `{env:NAME}` in the form fields and browser steps by the variable's value: a test
+    user's password stays out of the file, as client secrets do. Returns the values too."""
+    found: list[str] = []
+
+    def expand(text: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                if not require:
+                    return match.group(0)
+                raise ProfileError(f"{where}: set the environment variable {name}")
+            found.append(os.environ[name])
+            return os.environ[name]
+
+        return ENV_REFERENCE.sub(value, text)
+
+    expanded = replace(
+        driver,
+        fields={k: expand(str(v)) for k, v in driver.fields.items()},
+        steps=tuple(replace(s, value=expand(s.value)) if s.value else s for s in driver.steps),
+    )
+    return expanded, tuple(found)
+
+
+def _flag(raw: dict, key: str, where: str) -> bool:
+    # A string ("false") would be true for bool(): a safety switch must be a real boolean.
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise ProfileError(f"{where}: {key} is true or false, not {value!r}")
+    return value
+
+
+def load_target(path: Path, *, require_secrets: bool = True, **runtime: str) -> Target:
     """Read a profile. `runtime` fills what is known only at run time: for the simulator,
-    `discovery_url`, `state` (its folder of generated keys), `ca_file` and `control_origin`."""
+    `discovery_url`, `state` (its folder of generated keys), `ca_file` and `control_origin`.
+    With `require_secrets=False` a client whose secret variable is unset is still read (its
+    secret None), for `profile check` to report it among the other findings."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ProfileError(f"{path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    check_fields(data, path)
     table = data.get("target", {})
     base = path.parent.resolve()
     subst = {"state": runtime.get("state", "")}
@@ -255,7 +409,10 @@ def load_target(path: Path, **runtime: str) -> Target:
     )
     if not discovery:
         raise ProfileError(f"{path}: [target] needs discovery_url (or PSC_DISCOVERY_URL)")
-    clients = tuple(_client(raw, i, subst, base) for i, raw in enumerate(data.get("clients", [])))
+    clients = tuple(
+        _client(raw, i, subst, base, require_secrets)
+        for i, raw in enumerate(data.get("clients", []))
+    )
     if not clients:
         raise ProfileError(f"{path}: at least one [[clients]] entry is needed")
     if runtime.get("state"):
@@ -266,6 +423,7 @@ def load_target(path: Path, **runtime: str) -> Target:
             if c.auth_method != "tls_client_auth" or (c.tls_cert_file and c.tls_cert_file.exists())
         )
     driver = _driver(data.get("driver", {}), path, subst, base)
+    driver, driver_secrets = _driver_env(driver, f"{path}: [driver]", require_secrets)
     ca = runtime.get("ca_file") or os.environ.get("PSC_CA_FILE") or table.get("ca_file")
     scopes = table.get("scopes", ["openid", "scope_all"])
     return Target(
@@ -281,4 +439,6 @@ def load_target(path: Path, **runtime: str) -> Target:
         control_origin=runtime.get("control_origin"),
         sandbox=bool(table.get("sandbox", False)),
         psc_sample_size=int(table.get("psc_sample_size", 3)),
+        safe=_flag(table, "safe", f"{path}: [target]"),
+        driver_secrets=driver_secrets,
     )
