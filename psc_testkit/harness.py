@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import ssl
 import time
 from dataclasses import dataclass, field
 
@@ -27,7 +28,29 @@ class TargetError(Exception):
     """The target could not give what a check needs (unreachable, not JSON…): one line."""
 
 
+def tls_problem(exc: BaseException) -> str | None:
+    """The certificate verification failure behind an exception, in a few words, or None.
+    httpx wraps it twice (httpx.ConnectError from httpcore's, from ssl's): follow the chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            message = current.verify_message or current.reason or "certificate verify failed"
+            if current.verify_code == 10:  # X509_V_ERR_CERT_HAS_EXPIRED
+                return "TLS: certificate has expired"
+            if current.verify_code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
+                return f"TLS: certificate is for another host ({message})"
+            if current.verify_code in (18, 19, 20, 21):  # self-signed, unknown issuer
+                return f"TLS: certificate not trusted ({message}): give its CA as ca_file"
+            return f"TLS: certificate rejected ({message})"
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def describe(exc: Exception) -> str:
+    if (tls := tls_problem(exc)) is not None:
+        return f"cannot connect: {tls}"  # the words reports sort "target unreachable" by
     if isinstance(exc, httpx.TimeoutException):
         detail = f": {exc}" if str(exc) else ""
         return f"timed out ({type(exc).__name__}{detail})"
