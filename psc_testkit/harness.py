@@ -28,6 +28,17 @@ class TargetError(Exception):
     """The target could not give what a check needs (unreachable, not JSON…): one line."""
 
 
+SAFE_REASON = "safe profile: this check needs a user login"
+
+
+class SafeModeRefusal(Exception):
+    """A safe profile (production) forbids what was asked: a user login, or a test user to
+    log in or to ask on the phone. The pytest plugin turns it into a skip, not an error."""
+
+    def __init__(self, reason: str = SAFE_REASON) -> None:
+        super().__init__(reason)
+
+
 def tls_problem(exc: BaseException) -> str | None:
     """The certificate verification failure behind an exception, in a few words, or None.
     httpx wraps it twice (httpx.ConnectError from httpcore's, from ssl's): follow the chain."""
@@ -135,6 +146,8 @@ class Harness:
         self.recorder = Recorder()
         for client in target.clients:
             self.recorder.redact.add(client.secret)
+        for value in target.driver_secrets:
+            self.recorder.redact.add(value)
         self.http = Http(target, self.recorder)
         self.driver: Driver = make_driver(target.driver, target, self.recorder)
         self._users: list[str] = list(target.driver.users)
@@ -193,6 +206,9 @@ class Harness:
     # Users ------------------------------------------------------------------------------------
 
     def users(self, count: int = 20) -> list[str]:
+        if self.target.safe:
+            # In this suite a test user is only ever needed to log in or to ask on the phone.
+            raise SafeModeRefusal()
         if not self._users and self.target.control_origin:
             response = self.http.back().get(
                 f"{self.target.control_origin}/_simulator/users?limit={count}"
@@ -238,6 +254,8 @@ class Harness:
         post: bool = False,
     ) -> Login:
         """Send the user through an authorization; log in if the provider asks."""
+        if self.target.safe:
+            raise SafeModeRefusal()
         client = client or self.target.primary
         request = request or self.authorization_request(client)
         user = user or self.user()
@@ -319,6 +337,8 @@ class Harness:
 
     def tokens(self, client: ClientProfile | None = None, **login_options: object) -> Tokens:
         """A fresh code exchanged for tokens; failure is a broken prerequisite."""
+        if self.target.safe:
+            raise SafeModeRefusal()  # whatever the driver: tokens mean a user logged in
         if hasattr(self.driver, "tokens"):  # the ciba driver: tokens without a code
             return self.ciba_tokens(client, **login_options)  # type: ignore[arg-type]
         login = self.code(client=client, **login_options)

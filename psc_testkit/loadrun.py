@@ -92,7 +92,14 @@ def run_load(args: argparse.Namespace) -> int:
     path = Path(args.target)
     try:
         profile = tomllib.loads(path.read_text(encoding="utf-8"))
-        probe = load_target(path, discovery_url="-")
+        probe = load_target(path, discovery_url="-", require_secrets=False)
+        if probe.safe:
+            # Refused before anything else is asked (secrets included): no load, whatever else.
+            raise LoadError(
+                f"{path} is a safe profile (safe = true, a production service): a load test "
+                "logs users in and sends load, which a safe profile forbids. Use a profile of "
+                "a test deployment."
+            )
         if not probe.simulator:
             probe = load_target(path)
     except (OSError, tomllib.TOMLDecodeError, ProfileError) as exc:

@@ -19,7 +19,7 @@ import pytest
 from psc_testkit import __version__, allure_output
 from psc_testkit.config import ProfileError, Target, load_target
 from psc_testkit.evidence import Exchange
-from psc_testkit.harness import Harness, TargetError
+from psc_testkit.harness import Harness, SafeModeRefusal, TargetError
 from psc_testkit.requirements import LEVELS, link, section_of, spec_of
 
 EVIDENCE_LIMIT = 6  # exchanges shown per failure: the last ones are the ones that matter
@@ -154,6 +154,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report.user_properties.append(("requirement", requirement))
     report.user_properties.append(("level", level))
     harness = item.config._psc.get("harness")  # type: ignore[attr-defined]
+    if call.excinfo is not None and isinstance(call.excinfo.value, SafeModeRefusal):
+        # A safe profile refused a login: a skip with its reason, whether the check or one of
+        # its fixtures (a session fixture raises it again for each check) asked for it.
+        path, line = item.reportinfo()[:2]
+        report.outcome = "skipped"
+        report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {call.excinfo.value}")
     if report.failed and harness is not None:
         redact = harness.recorder.redact
         if call.excinfo is not None and isinstance(call.excinfo.value, TargetError):

@@ -12,11 +12,14 @@ from conformance.helpers import body_of, error_of, expect, expect_error, needs
 from psc_testkit import flow
 from psc_testkit.drivers import LoginError
 from psc_testkit.drivers.ciba import CibaDriver
-from psc_testkit.harness import TargetError
+from psc_testkit.harness import SafeModeRefusal, TargetError
 
 
 @pytest.fixture
 def ciba_client(meta, target):
+    if target.safe:
+        # A CIBA request names a professional whose phone rings: none is sent in safe mode.
+        raise SafeModeRefusal("safe profile: this check asks a user's phone (CIBA)")
     needs(meta, "backchannel_authentication_endpoint")
     client = next((c for c in target.clients if c.ciba), None)
     if client is None:
