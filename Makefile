@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Pass extra arguments through, e.g. `make simulator ARGS='--defect nonce-not-echoed'`.
 ARGS   ?=
 
-.PHONY: all test conformance load simulator bench lint format report interop clean
+.PHONY: all test conformance load simulator bench lint format report interop profile-check clean
 
 all: test
 
@@ -26,6 +26,10 @@ conformance: $(STAMP)
 
 load: $(STAMP)
 	$(BIN)/psc-testkit load $(if $(TARGET),--target $(TARGET)) $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
+
+# Is a profile ready? DNS, TCP, TLS, discovery, JWKS, driver, clients; no login, no load.
+profile-check: $(STAMP)
+	$(BIN)/psc-testkit profile check $(or $(TARGET),targets/simulator.toml)
 
 simulator: $(STAMP)
 	$(BIN)/psc-testkit simulator $(ARGS)

@@ -227,6 +227,12 @@ def cmd_verify_certification(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_profile_check(args: argparse.Namespace) -> int:
+    from psc_testkit.profile_check import check
+
+    return check(Path(args.profile))
+
+
 def cmd_interop(args: argparse.Namespace, extra: list[str]) -> int:
     from psc_testkit import interop
 
@@ -425,6 +431,25 @@ def parser() -> argparse.ArgumentParser:
         "--serve", action="store_true", help="only start the provider and print its profile"
     )
     interop.set_defaults(func=cmd_interop)
+
+    profile = commands.add_parser(
+        "profile",
+        help="work with target profiles: `profile check FILE`",
+        description="Work with target profiles (targets/*.toml).",
+    )
+    profile_commands = profile.add_subparsers(dest="profile_command", required=True)
+    check = profile_commands.add_parser(
+        "check",
+        help="is the profile ready? DNS, TCP, TLS, discovery, JWKS, driver, each client",
+        description="Validate the profile, then probe its target step by step, one line each: "
+        "DNS, TCP, TLS (trust, host name, expiry), discovery (issuer), JWKS (a signing key), "
+        "the driver, and whether the provider accepts each client (a token request with a "
+        "made-up code, or an authorization request not followed). No login, no load: fit for "
+        "production. Exit 0 when all is well, 1 when a step fails, 2 when the profile is "
+        "unusable.",
+    )
+    check.add_argument("profile", help="the profile, e.g. targets/psc-bas.toml")
+    check.set_defaults(func=cmd_profile_check)
     return root
 
 

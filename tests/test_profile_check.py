@@ -1,0 +1,127 @@
+"""`psc-testkit profile check`: one line per step, stopping at the first broken prerequisite,
+exit 0 when the profile is ready, 1 when a step fails, 2 when the profile itself is unusable.
+(The expired certificate case is in test_hostile_targets.py, beside its server.)"""
+
+import io
+from pathlib import Path
+
+import pytest
+
+from psc_testkit.profile_check import check
+from psc_testkit.simulator.process import SimulatorProcess
+from tests.cli import psc_testkit
+from tests.conftest import PROFILE
+
+
+def run(profile: Path) -> tuple[int, list[str]]:
+    out = io.StringIO()
+    code = check(profile, out)
+    return code, out.getvalue().splitlines()
+
+
+def step(lines: list[str], name: str) -> list[str]:
+    return [line for line in lines if line.split()[1:2] == [name]]
+
+
+def test_the_simulator_profile_is_ready():
+    result = psc_testkit("profile", "check", str(PROFILE), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for name in ("DNS", "TCP", "TLS", "discovery", "JWKS", "driver"):
+        assert step(lines, name)[0].startswith("ok "), (name, result.stdout)
+    clients = step(lines, "client")
+    assert len(clients) == 5, result.stdout  # every client of the profile, mTLS included
+    assert all(line.startswith("ok ") and "accepted" in line for line in clients), result.stdout
+    assert not [line for line in lines if line.startswith(("FAIL", "warn"))], result.stdout
+    assert lines[-1].startswith("verdict: simulator is ready")
+
+
+@pytest.fixture(scope="module")
+def provider():
+    """The simulator as somebody else's provider: its clients are registered, ours may not be."""
+    with SimulatorProcess(tls=True, config=PROFILE) as sim:
+        yield sim
+
+
+def test_rejected_clients_are_named_with_what_to_fix(provider, tmp_path, monkeypatch):
+    monkeypatch.setenv("PSC_TEST_WRONG_SECRET", "not-the-secret")
+    monkeypatch.delenv("PSC_TEST_UNSET_SECRET", raising=False)
+    profile = tmp_path / "wrong.toml"
+    profile.write_text(f'''
+[target]
+name = "wrong clients"
+discovery_url = "{provider.issuer}/.well-known/wallet-openid-configuration"
+ca_file = "{provider.ca}"
+[driver]
+name = "simulator"
+[[clients]]
+client_id = "psc-testkit-basic"
+auth_method = "client_secret_basic"
+client_secret_env = "PSC_TEST_WRONG_SECRET"
+redirect_uri = "http://127.0.0.1:8080/callback"
+[[clients]]
+client_id = "psc-testkit-post"
+auth_method = "client_secret_post"
+client_secret_env = "PSC_TEST_UNSET_SECRET"
+redirect_uri = "http://127.0.0.1:8080/callback"
+[[clients]]
+client_id = "psc-testkit-public"
+auth_method = "none"
+redirect_uri = "https://not-registered.example/callback"
+[[clients]]
+client_id = "psc-testkit-public"
+auth_method = "none"
+redirect_uri = "http://127.0.0.1:8080/callback"
+''')
+    code, lines = run(profile)
+    assert code == 1, lines
+    basic, post, unregistered, public = step(lines, "client")
+    assert basic.startswith("FAIL") and (
+        "rejected (invalid_client): check its secret in $PSC_TEST_WRONG_SECRET" in basic
+    )
+    assert post.startswith("FAIL") and "$PSC_TEST_UNSET_SECRET is not set" in post
+    assert unregistered.startswith("FAIL") and "rejected (HTTP 400" in unregistered
+    assert "not registered" in unregistered  # the reason the provider's page gives
+    assert public.startswith("ok ") and "accepted" in public
+    assert "NOT ready: 3 problem(s)" in lines[-1]
+
+
+def test_connection_refused_stops_after_tcp(tmp_path):
+    profile = tmp_path / "refused.toml"
+    profile.write_text(
+        '[target]\ndiscovery_url = "http://127.0.0.1:9/.well-known/openid-configuration"\n'
+        '[[clients]]\nclient_id = "x"\nauth_method = "none"\nredirect_uri = "http://c/cb"\n'
+    )
+    code, lines = run(profile)
+    assert code == 1
+    assert step(lines, "DNS")[0].startswith("ok ")
+    assert step(lines, "TCP")[0].startswith("FAIL") and "connection refused" in lines[1]
+    assert not step(lines, "TLS") and not step(lines, "discovery") and not step(lines, "client")
+
+
+def test_unresolvable_host_stops_at_dns(tmp_path):
+    # .invalid never resolves (RFC 6761): the resolver says so without asking the network.
+    profile = tmp_path / "nowhere.toml"
+    profile.write_text(
+        '[target]\ndiscovery_url = "https://auth.psc-testkit.invalid/.well-known/'
+        'openid-configuration"\ntimeout = 5\n'
+        '[[clients]]\nclient_id = "x"\nauth_method = "none"\nredirect_uri = "http://c/cb"\n'
+    )
+    code, lines = run(profile)
+    assert code == 1
+    assert (
+        lines[0].startswith("FAIL DNS") and "auth.psc-testkit.invalid: cannot resolve" in lines[0]
+    )
+    assert not step(lines, "TCP")
+
+
+def test_an_unusable_profile_exits_2_with_the_field(tmp_path, capsys):
+    profile = tmp_path / "typo.toml"
+    profile.write_text(
+        '[target]\ndiscovery_url = "https://op.example/.well-known/openid-configuration"\n'
+        "sfae = true\n"
+        '[[clients]]\nclient_id = "x"\nauth_method = "none"\nredirect_uri = "http://c/cb"\n'
+    )
+    code, lines = run(profile)
+    assert code == 2 and not lines
+    assert "unknown field 'sfae' (did you mean 'safe'?)" in capsys.readouterr().err
