@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 MODES = (
     "status-500",
@@ -104,5 +106,25 @@ class Handler(BaseHTTPRequestHandler):
 def start() -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client refusing the certificate aborts the handshake: expected, not news
+
+
+def start_tls(cert_file: Path, key_file: Path) -> ThreadingHTTPServer:
+    """The same server over HTTPS, with the certificate given (an expired one, say)."""
+    server = QuietServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    # Handshakes happen per connection in the handler threads, not in the accepting loop: a
+    # client that fails the handshake must not stall the next one.
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

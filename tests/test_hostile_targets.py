@@ -2,6 +2,8 @@
 one-line reason — never a traceback, never a hang (per-request timeouts, a whole-exchange
 deadline and a body size limit keep every run bounded)."""
 
+import datetime as dt
+import ipaddress
 import json
 import subprocess
 import sys
@@ -9,9 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from psc_testkit.simulator.process import SimulatorProcess
 from tests import hostile_server
+from tests.cli import psc_testkit
 from tests.conftest import PROFILE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,3 +124,86 @@ def test_untrusted_tls_certificate(tmp_path):
         url = sim.issuer + "/.well-known/wallet-openid-configuration"
         result, _, summary = conformance(tmp_path, url)
     assert_clean_failure(result, summary, "TLS: certificate not trusted")
+
+
+# An expired certificate -----------------------------------------------------------------------
+
+EXPIRED_ON = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+
+
+def _certificate(subject: str, issuer: x509.Name | None, key, signer, *, ca: bool, until):
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer or name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(until - dt.timedelta(days=90))
+        .not_valid_after(until)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        address = ipaddress.ip_address("127.0.0.1")
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(address)]), critical=False
+        )
+    return builder.sign(signer, hashes.SHA256())
+
+
+def expired_certificate(folder: Path) -> tuple[Path, Path, Path]:
+    """A local CA (valid) and a leaf for 127.0.0.1 that expired 3 days ago: (ca, cert, key)."""
+    ca_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    now = dt.datetime.now(dt.UTC)
+    ca = _certificate(
+        "hostile test CA", None, ca_key, ca_key, ca=True, until=now + dt.timedelta(days=1)
+    )
+    leaf = _certificate("127.0.0.1", ca.subject, leaf_key, ca_key, ca=False, until=EXPIRED_ON)
+    paths = folder / "ca.pem", folder / "leaf.pem", folder / "leaf.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+@pytest.fixture(scope="module")
+def expired(tmp_path_factory):
+    """(origin, CA file) of an HTTPS server whose certificate, from a trusted CA, has expired."""
+    ca, cert, key = expired_certificate(tmp_path_factory.mktemp("expired"))
+    server = hostile_server.start_tls(cert, key)
+    yield f"https://127.0.0.1:{server.server_address[1]}", ca
+    server.shutdown()
+
+
+def test_expired_tls_certificate(expired, tmp_path):
+    origin, ca = expired
+    url = f"{origin}/issuer-mismatch/.well-known/openid-configuration"
+    result, seconds, summary = conformance(tmp_path, url, f'ca_file = "{ca}"')
+    assert_clean_failure(result, summary, "TLS: certificate has expired")
+    assert seconds < 60
+    assert all(c["verdict"] in ("error", "skipped") for c in summary["checks"])
+
+
+def test_profile_check_says_when_the_certificate_expired(expired, tmp_path):
+    origin, ca = expired
+    profile = tmp_path / "expired.toml"
+    profile.write_text(
+        f'[target]\ndiscovery_url = "{origin}/.well-known/openid-configuration"\n'
+        f'ca_file = "{ca}"\ntimeout = 2\n{CLIENT}'
+    )
+    result = psc_testkit("profile", "check", str(profile), timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("ok   TCP") for line in lines), result.stdout
+    tls = next(line for line in lines if line.split()[1:2] == ["TLS"])
+    assert tls.startswith("FAIL") and f"certificate expired on {EXPIRED_ON:%Y-%m-%d}" in tls
+    assert not any(line.split()[1:2] == ["discovery"] for line in lines)  # stopped at TLS
