@@ -181,13 +181,14 @@ wait = "#ecps-pending"
         api.post("/_simulator/phone", json={"login_hint": user, "decision": "ignore"})
 
         def phone() -> None:
-            # Approves as soon as the waiting page shows (the driver recorded it): the page's
-            # script reloads it within a second, before its meta refresh, which would race it.
+            # Approves a while after the waiting page shows (the driver recorded it), past the
+            # 2 s a meta refresh would take: the page reloads once, by its script alone.
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
                 if any("/auth/ecps" in e.url for e in harness.recorder.exchanges):
                     break
                 time.sleep(0.05)
+            time.sleep(2.5)
             api.post("/_simulator/phone", json={"login_hint": user, "decision": "approve"})
 
         approve = threading.Thread(target=phone, daemon=True)

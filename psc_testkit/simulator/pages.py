@@ -87,16 +87,18 @@ def login(lang: str, tx: str, login_hint: str | None, error: str | None = None) 
 
 def ecps_wait(lang: str, tx: str) -> str:
     t = TEXT[lang]
-    # Polls the status and reloads when the phone answered; the meta refresh works without JS.
+    # Polls the status and reloads once when the phone answered; the meta refresh is for
+    # browsers without JS only: both at once could reload twice, and the second reload would
+    # find the transaction already used.
     script = (
-        "<script>setInterval(async()=>{const r=await fetch('/auth/ecps/status?tx="
-        f"{escape(tx)}');const s=(await r.json()).status;if(s!=='pending')location.reload()}},1000)"
-        "</script>"
+        "<script>const p=setInterval(async()=>{const r=await fetch('/auth/ecps/status?tx="
+        f"{escape(tx)}');const s=(await r.json()).status;"
+        "if(s!=='pending'){clearInterval(p);location.reload()}},1000)</script>"
     )
     return _page(
         lang,
         f'<h1>{t["heading"]}</h1><p id="ecps-pending">{t["wait"]}</p><p>{t["wait_hint"]}</p>',
-        head=f'<meta http-equiv="refresh" content="2">{script}',
+        head=f'<noscript><meta http-equiv="refresh" content="2"></noscript>{script}',
     )
 
 
