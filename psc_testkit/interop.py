@@ -75,6 +75,7 @@ class OidcProviderProcess:
     """`with OidcProviderProcess() as op:` then run the suite with `op.profile`."""
 
     users: int = 8
+    driver: str = "html_form"  # or "browser": the same login page in headless Chromium
     startup_timeout: float = 30.0
     node: str = field(default_factory=lambda: shutil.which("node") or "")
     issuer: str = ""
@@ -154,6 +155,17 @@ class OidcProviderProcess:
         path.chmod(0o600)
         return path
 
+    def _driver_table(self, users: str) -> str:
+        if self.driver == "browser":
+            # The same login in headless Chromium: type the idNat, press the button.
+            return (
+                f'[driver]\nname = "browser"\nusers = [{users}]\nstep_timeout = 10\n'
+                '[[driver.steps]]\nfill = "input[name=idNat]"\nvalue = "{user}"\n'
+                '[[driver.steps]]\nclick = "button[type=submit]"\n'
+            )
+        fields = '[driver.fields]\nidNat = "{user}"\n'
+        return f'[driver]\nname = "html_form"\nusers = [{users}]\n{fields}'
+
     def _write_profile(self, work: Path) -> Path:
         users = ", ".join(f'"{c["SubjectNameID"]}"' for c in self.accounts.values())
         basic, post = self.secrets["psc-testkit-basic"], self.secrets["psc-testkit-post"]
@@ -166,11 +178,7 @@ scopes = ["openid", "scope_all"]
 acr_values = "eidas1"
 psc_sample_size = 3
 
-[driver]
-name = "html_form"
-users = [{users}]
-[driver.fields]
-idNat = "{{user}}"
+{self._driver_table(users)}
 
 [[clients]]
 client_id = "psc-testkit-basic"

@@ -3,14 +3,18 @@ pinned), through the html_form driver. Every check passes, is skipped for a feat
 provider does not offer, or is listed with its reason in the expected-results file."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from psc_testkit import interop
+from psc_testkit.config import load_target
+from psc_testkit.harness import Harness
 from tests.cli import ROOT, psc_testkit
 
+CHROMIUM = os.environ.get("PSC_CHROMIUM") or "/usr/bin/chromium"
 installed = shutil.which("node") and (ROOT / "node_modules" / "oidc-provider").is_dir()
 needs_provider = pytest.mark.skipif(
     not installed, reason="Node.js or node_modules/oidc-provider missing: run `npm ci`"
@@ -75,3 +79,19 @@ def test_listed_outcomes_match_by_pattern() -> None:
     listed = [interop.Expected("a::x[*", "failed", "parametrised")]
     outcome = interop.compare(summary_of(("a::x[1]", "failed"), ("a::x[2]", "failed")), listed)
     assert outcome.ok and len(outcome.as_expected) == 2
+
+
+@needs_provider
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_a_real_browser_logs_in_at_the_certified_provider_once() -> None:
+    """The browser driver on pages it was not written for: oidc-provider's, in Chromium."""
+    with interop.OidcProviderProcess(driver="browser") as provider:
+        harness = Harness(load_target(provider.profile))
+        try:
+            first = harness.code()
+            assert first.prompted and harness.driver.steps_run == [1, 2]
+            assert harness.exchange(first).ok
+            again = harness.code()  # the SSO session answers: no form
+            assert again.code and not again.prompted and harness.driver.steps_run == []
+        finally:
+            harness.close()
