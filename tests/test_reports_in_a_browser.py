@@ -10,19 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from psc_testkit.drivers.chromium import FLAGS
 from tests.cli import psc_testkit
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "reports" / "screenshots"
-FLAGS = [
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed here (.ci/run installs it)"

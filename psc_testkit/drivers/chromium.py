@@ -40,7 +40,8 @@ from psc_testkit.flow import AuthorizationResponse, is_callback, parse_redirect
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, CDPSession, Page, Response
 
-# As tests/test_reports_in_a_browser.py: nothing that talks to Google's services.
+# Nothing that talks to Google's services: on a closed network each attempt is refused, many
+# at a time (the report test's browser uses the same flags).
 FLAGS = [
     "--disable-gpu",
     "--disable-quic",
