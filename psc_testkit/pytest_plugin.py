@@ -25,6 +25,10 @@ from psc_testkit.requirements import LEVELS, link, section_of, spec_of
 EVIDENCE_LIMIT = 6  # exchanges shown per failure: the last ones are the ones that matter
 
 
+# Drivers whose login leaves the SSO session in a browser the suite cannot see.
+SESSION_ELSEWHERE = {"manual": "the manual driver's session lives in the person's browser"}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("psc-testkit")
     group.addoption(
@@ -49,6 +53,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(id, level): the requirement a check verifies")
     config.addinivalue_line("markers", "login: the check needs a user login at the provider")
+    config.addinivalue_line(
+        "markers",
+        "sso_session: the check reads the provider's SSO session through the suite's own browser",
+    )
     config._psc = {"started": time.time(), "results": [], "target": None}  # type: ignore[attr-defined]
 
 
@@ -67,6 +75,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(
                 f"{item.nodeid}: every check needs @pytest.mark.requirement(id, MUST|SHOULD)"
             )
+    # A check that probes the SSO session (prompt=none, max_age, logout) cannot judge a session
+    # the suite does not hold: skipped with the reason, rather than failed or passed wrongly.
+    # Decided here, before any fixture logs anyone in.
+    try:
+        profile = Path(config.getoption("--target"))
+        driver = load_target(profile, discovery_url="-", require_secrets=False).driver.name
+    except ProfileError:
+        return  # the target fixture reports it
+    if (reason := SESSION_ELSEWHERE.get(driver)) is not None:
+        skip = pytest.mark.skip(reason=f"{reason}: this check reads the SSO session")
+        for item in items:
+            if item.get_closest_marker("sso_session"):
+                item.add_marker(skip)
 
 
 # Fixtures -------------------------------------------------------------------------------------

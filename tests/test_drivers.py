@@ -547,3 +547,33 @@ def test_ciba_checks_ask_a_tester_on_a_target_that_is_not_the_simulator(simulato
     assert code_flow["verdict"] == "skipped" and NO_CODE in code_flow["message"]
     assert any("showing 42" in line for line in heard)  # the checks' binding message
     assert any("REFUSE" in line for line in heard)
+
+
+def test_manual_driver_skips_the_checks_that_read_the_sso_session(tmp_path):
+    """The session of a manual login lives in the person's browser: checks that probe it are
+    skipped with that reason before anyone is asked to log in."""
+    profile = tmp_path / "manual.toml"
+    profile.write_text(
+        '[target]\nname = "manual"\n'
+        'discovery_url = "http://127.0.0.1:9/.well-known/openid-configuration"\n'
+        '[driver]\nname = "manual"\nusers = ["899700000005"]\n'
+        '[[clients]]\nclient_id = "c"\nauth_method = "none"\n'
+        'redirect_uri = "http://127.0.0.1:8080/callback"\n'
+    )
+    result = psc_testkit(
+        "conformance",
+        "--target",
+        str(profile),
+        "--reports",
+        str(tmp_path),
+        "--",
+        "-m",
+        "sso_session",
+        timeout=120,
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert len(summary["checks"]) >= 12
+    for check in summary["checks"]:
+        assert check["verdict"] == "skipped"
+        assert "the manual driver's session lives in the person's browser" in check["message"]

@@ -183,6 +183,7 @@ def test_prompt_none_without_session_requires_login(harness):
     )
 
 
+@pytest.mark.sso_session
 @pytest.mark.requirement("OIDCC-3.1.2.1", "MUST")
 def test_prompt_none_with_session_is_silent(harness, happy):
     """OIDCC-3.1.2.1 MUST. prompt=none: "The Authorization Server MUST NOT display any
@@ -192,6 +193,7 @@ def test_prompt_none_with_session_is_silent(harness, happy):
     expect_silent_code(callback)
 
 
+@pytest.mark.sso_session
 @pytest.mark.requirement("OIDCC-3.1.2.1", "MUST")
 def test_prompt_login_asks_for_authentication_again(harness, happy):
     """OIDCC-3.1.2.1 MUST. prompt=login: "The Authorization Server SHOULD prompt the End-User
@@ -204,6 +206,7 @@ def test_prompt_login_asks_for_authentication_again(harness, happy):
     )
 
 
+@pytest.mark.sso_session
 @pytest.mark.requirement("OIDCC-3.1.2.1", "MUST")
 def test_max_age_elapsed_forces_reauthentication(harness, happy):
     """OIDCC-3.1.2.1 MUST. max_age: "If the elapsed time is greater than this value, the OP MUST
@@ -217,6 +220,7 @@ def test_max_age_elapsed_forces_reauthentication(harness, happy):
     )
 
 
+@pytest.mark.sso_session
 @pytest.mark.requirement("OIDCC-3.1.2.1", "MUST")
 def test_max_age_not_elapsed_is_silent(harness, happy):
     """OIDCC-3.1.2.1 MUST. With max_age=10000 and a fresh session the OP answers without
@@ -226,6 +230,7 @@ def test_max_age_not_elapsed_is_silent(harness, happy):
     expect_silent_code(callback)
 
 
+@pytest.mark.sso_session
 @pytest.mark.requirement("OIDCC-3.1.2.1", "MUST")
 def test_id_token_hint_of_the_current_user_is_silent(harness, happy):
     """OIDCC-3.1.2.1 MUST. id_token_hint with prompt=none for the logged-in user returns a code
@@ -369,6 +374,7 @@ def test_error_response_carries_iss_when_advertised(harness, meta):
     )
 
 
+@pytest.mark.sso_session
 @pytest.mark.requirement("OIDCC-6.1", "MUST")
 def test_request_object_is_honoured_or_refused(harness, happy, meta):
     """OIDCC-6.1 MUST. A request object the OP does not support is refused with
@@ -396,6 +402,7 @@ def test_request_object_is_honoured_or_refused(harness, happy, meta):
         )
 
 
+@pytest.mark.sso_session
 @pytest.mark.requirement("OIDCC-6.2", "MUST")
 def test_request_uri_is_honoured_or_refused(harness, happy, meta):
     """OIDCC-6.2 MUST. An OP that does not support request_uri answers

@@ -14,6 +14,9 @@ from conformance.helpers import expect, needs
 from psc_testkit import flow
 from psc_testkit.harness import Tokens
 
+# Every check here logs a session out and looks whether it survived.
+pytestmark = pytest.mark.sso_session
+
 
 @dataclass
 class Session:
