@@ -21,7 +21,10 @@ def test_id_token_carries_every_core_claim(sim):
     assert claims["auth_time"] <= claims["iat"]
     assert claims["acr"] == "eidas3" and claims["amr"] == ["sc", "pin"]  # a CPS card login
     assert claims["sid"]
-    assert claims["sub"].startswith("f:") and claims["sub"].endswith(":" + claims["sub"][-12:])
+    # Keycloak's federated form f:<provider uuid>:<idNat>; the idNat is 8+RPPS (12 characters)
+    # or 0+ADELI (10), whichever professional this login drew.
+    prefix, provider, id_nat = claims["sub"].split(":")
+    assert prefix == "f" and len(provider) == 36 and id_nat.isdigit() and len(id_nat) in (10, 12)
 
 
 def test_ecps_login_is_reported_as_mobile(sim):
