@@ -8,10 +8,6 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
-
-from psc_testkit.simulator.process import SimulatorProcess
-from tests.conftest import PROFILE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,24 +22,17 @@ def conformance(*args: str, reports: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def external():
-    """A simulator started apart, described by a profile like any other provider's."""
-    with SimulatorProcess(tls=True, config=PROFILE) as sim:
-        yield sim
-
-
-def test_another_target_with_the_html_form_driver(external, tmp_path, monkeypatch):
+def test_another_target_with_the_html_form_driver(own_simulator, tmp_path, monkeypatch):
     monkeypatch.setenv("PSC_TEST_SECRET", "sim-basic-6f1d2c9a4e")
-    context = ssl.create_default_context(cafile=external.ca)
-    listed = httpx.get(f"{external.origin}/_simulator/users?limit=3", verify=context).json()
+    context = ssl.create_default_context(cafile=own_simulator.ca)
+    listed = httpx.get(f"{own_simulator.origin}/_simulator/users?limit=3", verify=context).json()
     users = ", ".join(f'"{u["idNat"]}"' for u in listed["users"])
     profile = tmp_path / "provider.toml"
     profile.write_text(f'''
 [target]
 name = "a provider"
-discovery_url = "{external.issuer}/.well-known/wallet-openid-configuration"
-ca_file = "{external.ca}"
+discovery_url = "{own_simulator.issuer}/.well-known/wallet-openid-configuration"
+ca_file = "{own_simulator.ca}"
 scopes = ["openid", "scope_all"]
 acr_values = "eidas1"
 

@@ -5,10 +5,7 @@ exit 0 when the profile is ready, 1 when a step fails, 2 when the profile itself
 import io
 from pathlib import Path
 
-import pytest
-
 from psc_testkit.profile_check import check
-from psc_testkit.simulator.process import SimulatorProcess
 from tests.cli import psc_testkit
 from tests.conftest import PROFILE
 
@@ -36,22 +33,15 @@ def test_the_simulator_profile_is_ready():
     assert lines[-1].startswith("verdict: simulator is ready")
 
 
-@pytest.fixture(scope="module")
-def provider():
-    """The simulator as somebody else's provider: its clients are registered, ours may not be."""
-    with SimulatorProcess(tls=True, config=PROFILE) as sim:
-        yield sim
-
-
-def test_rejected_clients_are_named_with_what_to_fix(provider, tmp_path, monkeypatch):
+def test_rejected_clients_are_named_with_what_to_fix(own_simulator, tmp_path, monkeypatch):
     monkeypatch.setenv("PSC_TEST_WRONG_SECRET", "not-the-secret")
     monkeypatch.delenv("PSC_TEST_UNSET_SECRET", raising=False)
     profile = tmp_path / "wrong.toml"
     profile.write_text(f'''
 [target]
 name = "wrong clients"
-discovery_url = "{provider.issuer}/.well-known/wallet-openid-configuration"
-ca_file = "{provider.ca}"
+discovery_url = "{own_simulator.issuer}/.well-known/wallet-openid-configuration"
+ca_file = "{own_simulator.ca}"
 [driver]
 name = "simulator"
 [[clients]]

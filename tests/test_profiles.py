@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from psc_testkit.config import KNOWN_FIELDS, DriverProfile, ProfileError, Target, load_target
-from psc_testkit.simulator.process import SimulatorProcess
 from psc_testkit.simulator.settings import SimulatorSettings
 from tests.cli import psc_testkit
 from tests.conftest import PROFILE
@@ -147,27 +146,21 @@ def test_load_refuses_a_safe_profile(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.fixture(scope="module")
-def provider():
-    with SimulatorProcess(tls=True, config=PROFILE) as sim:
-        yield sim
-
-
-def test_a_safe_profile_logs_nobody_in(provider, tmp_path):
+def test_a_safe_profile_logs_nobody_in(own_simulator, tmp_path):
     """The simulator's own profile with safe = true, against a simulator whose control API tells
     what it issued: no code, no session, no login page; what needs one is skipped."""
     text = PROFILE.read_text().replace(
         "simulator = true",
-        f'discovery_url = "{provider.runtime()["discovery_url"]}"\n'
-        f'ca_file = "{provider.ca}"\nsafe = true',
+        f'discovery_url = "{own_simulator.runtime()["discovery_url"]}"\n'
+        f'ca_file = "{own_simulator.ca}"\nsafe = true',
     )
     profile = tmp_path / "safe.toml"
-    profile.write_text(text.replace("{state}", str(provider.state_dir)))
+    profile.write_text(text.replace("{state}", str(own_simulator.state_dir)))
     reports = tmp_path / "reports"
     result = psc_testkit("conformance", "--target", str(profile), "--reports", str(reports))
     assert result.returncode == 0, result.stdout[-3000:]
-    context = ssl.create_default_context(cafile=provider.ca)
-    issued = httpx.get(f"{provider.origin}/_simulator/issued", verify=context).json()
+    context = ssl.create_default_context(cafile=own_simulator.ca)
+    issued = httpx.get(f"{own_simulator.origin}/_simulator/issued", verify=context).json()
     for kind in ("codes", "access_tokens", "session_cookies", "transactions", "users"):
         assert issued[kind] == [], kind
     summary = json.loads((reports / "summary.json").read_text())
