@@ -18,12 +18,16 @@ import pytest
 
 from psc_testkit import __version__, allure_output
 from psc_testkit.config import ProfileError, Target, load_target
+from psc_testkit.drivers import NoFrontChannel
 from psc_testkit.evidence import Exchange
 from psc_testkit.harness import Harness, SafeModeRefusal, TargetError
 from psc_testkit.requirements import LEVELS, link, section_of, spec_of
 
 EVIDENCE_LIMIT = 6  # exchanges shown per failure: the last ones are the ones that matter
 
+
+# What a check cannot do here rather than a failure of the target: reported as skips.
+SKIPPING = (SafeModeRefusal, NoFrontChannel)
 
 # Drivers whose login leaves the SSO session in a browser the suite cannot see.
 SESSION_ELSEWHERE = {"manual": "the manual driver's session lives in the person's browser"}
@@ -175,9 +179,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report.user_properties.append(("requirement", requirement))
     report.user_properties.append(("level", level))
     harness = item.config._psc.get("harness")  # type: ignore[attr-defined]
-    if call.excinfo is not None and isinstance(call.excinfo.value, SafeModeRefusal):
-        # A safe profile refused a login: a skip with its reason, whether the check or one of
-        # its fixtures (a session fixture raises it again for each check) asked for it.
+    if call.excinfo is not None and isinstance(call.excinfo.value, SKIPPING):
+        # A safe profile refused a login, or the driver has no front channel (CIBA): a skip
+        # with its reason, whether the check or one of its fixtures (a session fixture raises
+        # it again for each check) asked for it.
         path, line = item.reportinfo()[:2]
         report.outcome = "skipped"
         report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {call.excinfo.value}")
