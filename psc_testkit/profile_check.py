@@ -72,16 +72,16 @@ class ProfileCheck:
         print(finding.line(), file=self.out, flush=True)
 
     def run(self) -> bool:
+        http = Http(self.target)  # one set of bounded clients for every request of the check
         try:
-            address = self.step("DNS", self.dns)
-            sock = self.step("TCP", lambda: self.tcp(address))
-            self.step("TLS", lambda: self.tls(address, sock))
-            meta = self.step("discovery", self.discovery)
-        except Broken:
-            self.say("--", "", "stopped: the next steps need the one that failed")
-            return False
-        http = Http(self.target)
-        try:
+            try:
+                address = self.step("DNS", self.dns)
+                sock = self.step("TCP", lambda: self.tcp(address))
+                self.step("TLS", lambda: self.tls(address, sock))
+                meta = self.step("discovery", lambda: self.discovery(http))
+            except Broken:
+                self.say("--", "", "stopped: the next steps need the one that failed")
+                return False
             self.step_soft("JWKS", lambda: self.jwks(http, meta))
             self.step_soft("driver", self.driver)
             for client in self.target.clients:
@@ -185,15 +185,12 @@ class ProfileCheck:
 
     # The provider -----------------------------------------------------------------------------
 
-    def discovery(self) -> dict:
+    def discovery(self, http: Http) -> dict:
         url = self.target.discovery_url
-        http = Http(self.target)
         try:
             response = http.back().get(url)
         except httpx.HTTPError as exc:
             raise Broken(describe(exc)) from None
-        finally:
-            http.close()
         meta = json_body(response)
         if response.status_code != 200 or meta is None:
             kind = "a JSON object" if meta is not None else "not a JSON object"
