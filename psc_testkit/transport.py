@@ -8,12 +8,13 @@ identity (the mTLS client presents its certificate, the others none).
 from __future__ import annotations
 
 import ssl
+import time
 from pathlib import Path
 
 import httpx
 
 from psc_testkit.config import Target
-from psc_testkit.evidence import Recorder, RecordingTransport
+from psc_testkit.evidence import Recorder
 from psc_testkit.flow import HttpRequest
 
 USER_AGENT = "psc-testkit"
@@ -86,3 +87,54 @@ class Http:
     def close(self) -> None:
         for client in [*self._browsers, *self._clients.values()]:
             client.close()
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Wraps httpx's transport so every exchange, failed ones included, reaches the recorder."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        recorder: Recorder,
+        max_body: int = 10 * 1024 * 1024,
+        deadline: float = 30.0,
+    ) -> None:
+        self.inner = inner
+        self.recorder = recorder
+        self.max_body = max_body
+        # httpx's timeouts are per operation: a server that drips a byte every few seconds never
+        # trips them. The deadline bounds the whole exchange.
+        self.deadline = deadline
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        started = time.perf_counter()
+        try:
+            response = self.inner.handle_request(request)
+            chunks, size = [], 0
+            for chunk in response.stream:
+                size += len(chunk)
+                if size > self.max_body:
+                    response.close()
+                    raise httpx.DecodingError(f"response body exceeds {self.max_body} bytes")
+                if time.perf_counter() - started > self.deadline:
+                    response.close()
+                    raise httpx.ReadTimeout(f"response not complete after {self.deadline:.0f} s")
+                chunks.append(chunk)
+            response.close()
+            body = b"".join(chunks)
+            response = httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                content=body,
+                request=request,
+                extensions=response.extensions,
+            )
+        except httpx.HTTPError as exc:
+            self.recorder.record(request, None, started, error=f"{type(exc).__name__}: {exc}")
+            raise
+        self.recorder.record(request, response, started)
+        return response
