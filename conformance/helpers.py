@@ -3,13 +3,14 @@ say "Expected / Actual" the way a failure should read."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
 
 import httpx
 import pytest
+
+from psc_testkit.jsonsafe import loads
 
 # RFC 6749 §5.2 / Appendix A.7: error codes are NQSCHAR; error_description NQSCHAR minus '"\'.
 ERROR_CODE = re.compile(r"^[\x20-\x21\x23-\x5B\x5D-\x7E]+$")
@@ -34,7 +35,7 @@ def expect(condition: bool, expected: str, actual: object) -> None:
 def body_of(response: httpx.Response) -> dict:
     __tracebackhide__ = True
     try:
-        data = json.loads(response.content)
+        data = loads(response.content)
     except ValueError:
         raise AssertionError(
             f"Expected: a JSON object\nActual: HTTP {response.status_code}, "
@@ -49,7 +50,7 @@ def body_of(response: httpx.Response) -> dict:
 def error_of(response: httpx.Response) -> str | None:
     """The `error` of an RFC 6749 §5.2 response, None if the body has none."""
     try:
-        data = json.loads(response.content)
+        data = loads(response.content)
     except ValueError:
         return None
     return data.get("error") if isinstance(data, dict) else None

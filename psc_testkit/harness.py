@@ -8,7 +8,6 @@ artefacts (a new code, new tokens) with the exchanges that produced them, for ev
 from __future__ import annotations
 
 import itertools
-import json
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -19,14 +18,12 @@ from psc_testkit import flow
 from psc_testkit.config import ClientProfile, Target
 from psc_testkit.drivers import Driver, LoginError, NoFrontChannel, make_driver
 from psc_testkit.drivers.common import callback_of, no_redirect
+from psc_testkit.errors import TargetError
 from psc_testkit.evidence import Exchange, Recorder
+from psc_testkit.jsonsafe import loads
+from psc_testkit.metadata import Metadata
 from psc_testkit.tokens import Jwt, TokenFormatError, decode
 from psc_testkit.transport import Http
-
-
-class TargetError(Exception):
-    """The target could not give what a check needs (unreachable, not JSON…): one line."""
-
 
 SAFE_REASON = "safe profile: this check needs a user login"
 
@@ -72,7 +69,7 @@ def describe(exc: Exception) -> str:
 
 def json_body(response: httpx.Response) -> dict | None:
     try:
-        data = json.loads(response.content)
+        data = loads(response.content)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -187,17 +184,17 @@ class Harness:
 
     @property
     def discovery(self) -> Fetched:
-        return self._once("_discovery", self.target.discovery_url, "discovery document")
+        fetched = self._once("_discovery", self.target.discovery_url, "discovery document")
+        if not isinstance(fetched.data, Metadata):
+            fetched.data = Metadata(fetched.data)  # validated once, before any use
+        return fetched
 
     @property
-    def meta(self) -> dict:
-        return self.discovery.data
+    def meta(self) -> Metadata:
+        return self.discovery.data  # type: ignore[return-value]
 
     def endpoint(self, name: str) -> str:
-        value = self.meta.get(name)
-        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-            raise TargetError(f"discovery does not advertise a usable {name}")
-        return value
+        return self.meta[name]  # type: ignore[return-value]
 
     @property
     def jwks(self) -> Fetched:

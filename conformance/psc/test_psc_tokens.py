@@ -3,7 +3,7 @@ access token, UserInfo and introspection, and PSC's lifetimes (fact sheet §2.3,
 
 import pytest
 
-from conformance.helpers import expect
+from conformance.helpers import body_of, expect
 from conformance.psc.test_psc_userinfo_claims import per_professional
 from psc_testkit.config import DriverProfile
 from psc_testkit.drivers.simulator import SimulatorDriver
@@ -43,7 +43,7 @@ def test_auth_mode_matches_the_login_method(harness, target, method, mode):
         tokens = harness.tokens(user=harness.user(11), browser=harness.http.new_browser())
     finally:
         harness.driver = driver
-    info = harness.userinfo(tokens.access_token, client_id=tokens.client.client_id).json()
+    info = body_of(harness.userinfo(tokens.access_token, client_id=tokens.client.client_id))
     expect(info.get("authMode") == mode, f"authMode {mode}", repr(info.get("authMode")))
 
 

@@ -13,7 +13,6 @@ the tokens a check asks for through CIBA instead (Harness.tokens).
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from psc_testkit.config import ClientProfile, DriverProfile
 from psc_testkit.drivers import LoginError, NoFrontChannel
 from psc_testkit.drivers.terminal import say
 from psc_testkit.flow import AuthorizationResponse
+from psc_testkit.jsonsafe import loads
 
 NO_CODE = "the ciba driver logs in through CIBA: no authorization code"
 PENDING = ("authorization_pending", "slow_down")
@@ -40,7 +40,7 @@ Send = Callable[[flow.HttpRequest], httpx.Response]
 
 def _error(response: httpx.Response) -> str | None:
     try:
-        data = json.loads(response.content)
+        data = loads(response.content)
     except ValueError:
         return None
     return data.get("error") if isinstance(data, dict) else None
@@ -79,7 +79,7 @@ class CibaDriver:
             )
         )
         try:
-            body = json.loads(started.content)
+            body = loads(started.content)
         except ValueError:
             body = None
         if started.status_code != 200 or not isinstance(body, dict) or "auth_req_id" not in body:
