@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from psc_testkit.simulator import pages
-from psc_testkit.simulator.http import OAuthError, parse_params, query_params, read_form
+from psc_testkit.simulator.http import OAuthError, query_params, read_form
 from psc_testkit.simulator.provider import SESSION_COOKIE, Provider
 from psc_testkit.simulator.store import AuthRequest, Pending, Session, new_id
 
@@ -298,8 +298,16 @@ def routes(p: Provider) -> list[Route]:
         )
         return response
 
+    def tx_of(request: Request) -> str:
+        """The `tx` of an e-CPS page; raises OAuthError if the query is malformed (repeated,
+        not UTF-8): a person's browser never sends that, so a 400 page, not a redirect."""
+        return query_params(request).get("tx", "")
+
     async def ecps_wait(request: Request) -> Response:
-        tx = parse_params(request.scope.get("query_string", b"")).get("tx", "")
+        try:
+            tx = tx_of(request)
+        except OAuthError as exc:
+            return _html(pages.error("fr", exc.description), exc.status)
         pending = p.store.pending.get(tx)
         if pending is None or pending.request is None:
             return _html(
@@ -316,7 +324,11 @@ def routes(p: Provider) -> list[Route]:
         return _html(pages.ecps_wait(pages.language(auth_request.ui_locales), tx))
 
     async def ecps_status(request: Request) -> Response:
-        tx = parse_params(request.scope.get("query_string", b"")).get("tx", "")
+        try:
+            tx = tx_of(request)
+        except OAuthError as exc:
+            body = {"status": "unknown", "error": exc.error, "error_description": exc.description}
+            return JSONResponse(body, exc.status, headers=NO_CACHE)
         pending = p.store.pending.get(tx)
         status = "unknown" if pending is None else p.phone_status(pending)
         return JSONResponse({"status": status}, headers=NO_CACHE)

@@ -129,3 +129,15 @@ def test_logout_with_junk_does_not_error(sim):
         {"post_logout_redirect_uri": "https://a.example"},
     ):
         assert sim.http.get(sim.meta["end_session_endpoint"], params=params).status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/auth/ecps", "/auth/ecps/status"])
+@pytest.mark.parametrize("query", ["tx=a&tx=b", "tx=%FF%FE", "tx=%zz&tx=", "tx=a&" * 3000])
+def test_e_cps_pages_refuse_a_repeated_or_malformed_tx_with_a_4xx(sim, path, query):
+    """Was a 500: the e-CPS pages parsed their query without catching the parser's refusal."""
+    response = sim.http.get(f"{sim.wallet_origin}{path}?{query}")
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:200])
+    if path.endswith("/status"):
+        assert response.json()["error"] == "invalid_request"
+    else:
+        assert response.headers["content-type"].startswith("text/html")
