@@ -104,6 +104,11 @@ class Target:
     safe: bool = False
     # Values the driver read from the environment ({env:NAME}): redacted like client secrets.
     driver_secrets: tuple[str, ...] = ()
+    # Hosts besides the discovery URL's that may receive credentials or a login (PSC's wallet.*
+    # host); "*.example.org" names every subdomain. Nothing else is sent a secret.
+    trusted_hosts: tuple[str, ...] = ()
+    # Credentials over plain HTTP to a host off loopback: refused unless this is set.
+    allow_plain_http: bool = False
 
     @property
     def scope(self) -> str:
@@ -145,6 +150,8 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
             "sandbox",
             "psc_sample_size",
             "safe",
+            "trusted_hosts",
+            "allow_plain_http",
         }
     ),
     # Free-form sub-tables, checked elsewhere: fields (form field names), steps (_step).
@@ -387,6 +394,22 @@ def _flag(raw: dict, key: str, where: str) -> bool:
     return value
 
 
+HOST = re.compile(r"^(\*\.)?[A-Za-z0-9._-]+$|^\[[0-9A-Fa-f:.]+\]$")
+
+
+def _hosts(raw: dict, where: str) -> tuple[str, ...]:
+    value = raw.get("trusted_hosts", [])
+    if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
+        raise ProfileError(f'{where}: trusted_hosts is a list of host names (["wallet.example"])')
+    for host in value:
+        if not HOST.match(host):
+            hint = (
+                " (a host name, without scheme, port or path)" if "/" in host or ":" in host else ""
+            )
+            raise ProfileError(f"{where}: trusted_hosts: {host!r} is not a host name{hint}")
+    return tuple(h.lower().strip("[]") for h in value)
+
+
 def load_target(path: Path, *, require_secrets: bool = True, **runtime: str) -> Target:
     """Read a profile. `runtime` fills what is known only at run time: for the simulator,
     `discovery_url`, `state` (its folder of generated keys), `ca_file` and `control_origin`.
@@ -441,4 +464,6 @@ def load_target(path: Path, *, require_secrets: bool = True, **runtime: str) -> 
         psc_sample_size=int(table.get("psc_sample_size", 3)),
         safe=_flag(table, "safe", f"{path}: [target]"),
         driver_secrets=driver_secrets,
+        trusted_hosts=_hosts(table, f"{path}: [target]"),
+        allow_plain_http=_flag(table, "allow_plain_http", f"{path}: [target]"),
     )

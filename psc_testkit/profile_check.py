@@ -32,9 +32,12 @@ from cryptography import x509
 
 from psc_testkit import flow
 from psc_testkit.config import ClientProfile, ProfileError, Target, load_target
+from psc_testkit.destinations import Destinations
 from psc_testkit.drivers import DRIVERS
 from psc_testkit.drivers.common import callback_of
+from psc_testkit.errors import TargetError
 from psc_testkit.harness import describe, json_body
+from psc_testkit.metadata import Metadata
 from psc_testkit.transport import Http, tls_context
 
 T = TypeVar("T")
@@ -65,6 +68,7 @@ class ProfileCheck:
         self.scheme = parts.scheme
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.destinations = Destinations(target)
 
     def say(self, status: str, step: str, text: str) -> None:
         finding = Finding(status, step, text)
@@ -82,6 +86,7 @@ class ProfileCheck:
             except Broken:
                 self.say("--", "", "stopped: the next steps need the one that failed")
                 return False
+            self.step_soft("hosts", lambda: self.hosts(meta))
             self.step_soft("JWKS", lambda: self.jwks(http, meta))
             self.step_soft("driver", self.driver)
             for client in self.target.clients:
@@ -185,7 +190,7 @@ class ProfileCheck:
 
     # The provider -----------------------------------------------------------------------------
 
-    def discovery(self, http: Http) -> dict:
+    def discovery(self, http: Http) -> Metadata:
         url = self.target.discovery_url
         try:
             response = http.back().get(url)
@@ -199,18 +204,64 @@ class ProfileCheck:
         prefix = url.split("/.well-known/")[0]
         if not isinstance(issuer, str) or issuer.rstrip("/") != prefix.rstrip("/"):
             raise Broken(f"issuer {issuer!r} is not the discovery URL's prefix {prefix!r}")
-        missing = [
-            name
-            for name in ("authorization_endpoint", "token_endpoint", "jwks_uri")
-            if not isinstance(meta.get(name), str)
-        ]
+        meta = Metadata(meta)
+        needed = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+        missing = [name for name in needed if name not in meta]
         if missing:
             raise Broken(f"issuer {issuer}, but no {', '.join(missing)}")
+        broken = [meta.problems[name] for name in needed if name in meta.problems]
+        if broken:
+            raise Broken(f"issuer {issuer}, but {broken[0].removeprefix('discovery: ')}")
         self.say("ok", "discovery", f"issuer {issuer}")
-        aliases = meta.get("mtls_endpoint_aliases")
+        for problem in meta.problems.values():
+            self.say("FAIL", "discovery", problem.removeprefix("discovery: "))
+        aliases = meta.raw("mtls_endpoint_aliases")
         if isinstance(aliases, dict) and aliases.get("token_endpoint"):
             self.say("--", "discovery", f"mTLS token endpoint: {aliases['token_endpoint']}")
         return meta
+
+    # Endpoints that receive credentials, and the login's first host: all where the profile
+    # says they may be (destinations.py). A client probe would otherwise send its secret there.
+    CREDENTIAL_ENDPOINTS = (
+        "token_endpoint",
+        "userinfo_endpoint",
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "backchannel_authentication_endpoint",
+    )
+
+    def endpoints(self, meta: Metadata) -> dict[str, str]:
+        """Each advertised endpoint that receives credentials (mTLS aliases included)."""
+        found = {
+            name: str(meta.raw(name))
+            for name in self.CREDENTIAL_ENDPOINTS
+            if name in meta and name not in meta.problems
+        }
+        aliases = meta.raw("mtls_endpoint_aliases")
+        if isinstance(aliases, dict) and "mtls_endpoint_aliases" not in meta.problems:
+            found.update({f"mtls_endpoint_aliases.{k}": str(v) for k, v in aliases.items()})
+        return found
+
+    def hosts(self, meta: Metadata) -> None:
+        refused: dict[str, list[str]] = {}
+        for name, url in self.endpoints(meta).items():
+            if (problem := self.destinations.problem(url)) is not None:
+                refused.setdefault(problem, []).append(name)
+        login = str(meta.raw("authorization_endpoint"))
+        login_host = urlsplit(login).hostname or ""
+        if not self.destinations.trusts(login_host) and not self.target.safe:
+            refused.setdefault(
+                f"the login would go to {login_host}, not to {self.destinations.home} (the "
+                "discovery URL's host): list it in [target] trusted_hosts if it is the "
+                "provider's",
+                [],
+            ).append("authorization_endpoint")
+        if refused:
+            problem, names = next(iter(refused.items()))
+            more = f" (and {len(refused) - 1} other problem(s))" if len(refused) > 1 else ""
+            raise Broken(f"{', '.join(names)}: {problem}{more}")
+        shown = ", ".join(sorted(self.destinations.trusted - {""}))
+        self.say("ok", "hosts", f"credentials and the login stay on {shown}")
 
     def jwks(self, http: Http, meta: dict) -> None:
         try:
@@ -251,17 +302,29 @@ class ProfileCheck:
         verdict = probe(http, meta, client)
         self.say("ok", "client", f"{who}: {verdict}")
 
-    def confidential(self, http: Http, meta: dict, client: ClientProfile) -> str:
+    def confidential(self, http: Http, meta: Metadata, client: ClientProfile) -> str:
         who = f"{client.client_id} ({client.auth_method})"
+        endpoint = str(meta.raw("token_endpoint"))
         if client.auth_method == "tls_client_auth":
             # RFC 8705 §5: a provider may take mTLS requests on other endpoints.
-            aliases = meta.get("mtls_endpoint_aliases") or {}
-            meta = {**meta, "token_endpoint": aliases.get("token_endpoint", meta["token_endpoint"])}
+            aliases = meta.raw("mtls_endpoint_aliases")
+            if isinstance(aliases, dict) and isinstance(aliases.get("token_endpoint"), str):
+                endpoint = aliases["token_endpoint"]
+        if (problem := self.destinations.problem(endpoint)) is not None:
+            raise Broken(f"{who}: not tried: {problem}")
         try:
-            request = flow.token_request(meta, client, MADE_UP_CODE, client.redirect_uri, None)
+            request = flow.token_request(
+                {**meta, "token_endpoint": endpoint},
+                client,
+                MADE_UP_CODE,
+                client.redirect_uri,
+                None,
+            )
             response = http.send(request)
         except httpx.HTTPError as exc:
             raise Broken(f"{who}: {describe(exc)}") from None
+        except TargetError as exc:  # the destination guard of the suite's clients
+            raise Broken(f"{who}: not tried: {exc}") from None
         except (OSError, ValueError, ssl.SSLError) as exc:
             raise Broken(f"{who}: cannot use its key or certificate: {exc}") from None
         body = json_body(response) or {}
@@ -277,7 +340,7 @@ class ProfileCheck:
             f"{f' ({description})' if description else ''}"
         )
 
-    def public(self, http: Http, meta: dict, client: ClientProfile) -> str:
+    def public(self, http: Http, meta: Metadata, client: ClientProfile) -> str:
         who = f"{client.client_id} ({client.auth_method})"
         request = flow.AuthorizationRequest.new(
             meta["authorization_endpoint"],

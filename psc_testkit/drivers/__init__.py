@@ -45,13 +45,20 @@ def make_driver(
 
         return SimulatorDriver(profile)
     if profile.name == "html_form":
+        from psc_testkit.destinations import Destinations
         from psc_testkit.drivers.html_form import HtmlFormDriver
 
-        return HtmlFormDriver(profile)
+        return HtmlFormDriver(profile, Destinations(target) if target else None)
     if profile.name == "browser":
+        from psc_testkit.destinations import Destinations
         from psc_testkit.drivers.browser import BrowserDriver
 
-        return BrowserDriver(profile, ca_file=target.ca_file if target else None, recorder=recorder)
+        return BrowserDriver(
+            profile,
+            ca_file=target.ca_file if target else None,
+            recorder=recorder,
+            destinations=Destinations(target) if target else None,
+        )
     if profile.name == "ciba":
         from psc_testkit.drivers.ciba import CibaDriver
 

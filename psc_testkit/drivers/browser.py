@@ -25,6 +25,7 @@ import httpx
 from playwright.sync_api import Error as PlaywrightError
 
 from psc_testkit.config import DriverProfile, LoginStep
+from psc_testkit.destinations import Destinations
 from psc_testkit.drivers import LoginError
 from psc_testkit.drivers.chromium import (
     Callback,
@@ -67,6 +68,8 @@ class _Run:
     def outcome(self) -> AuthorizationResponse | None:
         """The authorization response once it arrived, a problem if the provider stopped on an
         error page, None while the login goes on."""
+        if self.callback.refused is not None:
+            raise LoginError(self.callback.refused)
         if self.callback.arrival is not None:
             return self.callback.response()
         if self.status is not None and self.status >= 400:
@@ -118,9 +121,11 @@ class BrowserDriver:
         ca_file: Path | None = None,
         recorder: Recorder | None = None,
         out: TextIO | None = None,
+        destinations: Destinations | None = None,
     ) -> None:
         self.profile = profile
         self.ca_file = ca_file
+        self.destinations = destinations
         self.recorder = recorder
         self.out = out
         self.steps_run: list[int] = []  # numbers of the steps the last login performed
@@ -165,7 +170,7 @@ class BrowserDriver:
         context = self._launch().new_context(ignore_https_errors=self.profile.insecure_tls)
         try:
             context.add_cookies(to_chromium(browser.cookies.jar))
-            callback = Callback(redirect_uri)
+            callback = Callback(redirect_uri, self.destinations)
             page = context.new_page()
             callback.attach(context, page)
             page.set_default_timeout(self.profile.step_timeout * 1000)

@@ -27,13 +27,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Error as PlaywrightError
 
+from psc_testkit.destinations import Destinations
 from psc_testkit.evidence import Recorder
 from psc_testkit.flow import AuthorizationResponse, is_callback, parse_redirect
 
@@ -164,9 +165,13 @@ class Callback:
     way back to the client is precisely a redirect. Fetch also gives the URL's fragment.
     """
 
-    def __init__(self, redirect_uri: str) -> None:
+    def __init__(self, redirect_uri: str, destinations: Destinations | None = None) -> None:
         self.redirect_uri = redirect_uri
         self.arrival: Arrival | None = None
+        # Pages the login may load: none on a host the profile does not name, and no form
+        # posted over plain HTTP off loopback. The first refusal ends the login with its reason.
+        self.destinations = destinations
+        self.refused: str | None = None
 
     def matches(self, url: str) -> bool:
         return is_callback(url, self.redirect_uri)
@@ -177,7 +182,24 @@ class Callback:
         session.on("Fetch.requestPaused", lambda event: self._paused(session, event))
         # The pattern is a wildcard match on the URL; matches() then compares exactly.
         pattern = base.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?") + "*"
-        session.send("Fetch.enable", {"patterns": [{"urlPattern": pattern}]})
+        patterns = [{"urlPattern": pattern}]
+        if self.destinations is not None:
+            patterns.append({"urlPattern": "*", "resourceType": "Document"})
+        session.send("Fetch.enable", {"patterns": patterns})
+
+    def _refusal(self, request: dict) -> str | None:
+        if self.destinations is None:
+            return None
+        url = request["url"]
+        host = urlsplit(url).hostname or ""
+        if not self.destinations.trusts(host):
+            return (
+                f"the login went to {host or url!r}, a host the profile does not name: list it "
+                "in [target] trusted_hosts if it is the provider's"
+            )
+        if request["method"] == "POST":
+            return self.destinations.problem(url, "the login form")
+        return None
 
     def _paused(self, session: CDPSession, event: dict) -> None:
         request = event["request"]
@@ -195,6 +217,12 @@ class Callback:
                     ],
                     "body": base64.b64encode(CALLBACK_PAGE.encode()).decode("ascii"),
                 },
+            )
+        elif (refusal := self._refusal(request)) is not None:
+            self.refused = self.refused or refusal
+            session.send(
+                "Fetch.failRequest",
+                {"requestId": event["requestId"], "errorReason": "BlockedByClient"},
             )
         else:
             session.send("Fetch.continueRequest", {"requestId": event["requestId"]})

@@ -8,11 +8,12 @@ Nothing here knows the simulator: only the profile's field names do.
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from psc_testkit.config import DriverProfile
+from psc_testkit.destinations import Destinations
 from psc_testkit.drivers import LoginError
 from psc_testkit.drivers.common import callback_of, no_redirect
 from psc_testkit.flow import AuthorizationResponse, parse_forms
@@ -47,21 +48,39 @@ def _form_data(form: dict, fields: dict[str, str], user: str) -> dict[str, str]:
 
 
 class HtmlFormDriver:
-    def __init__(self, profile: DriverProfile) -> None:
+    def __init__(self, profile: DriverProfile, destinations: Destinations | None = None) -> None:
         if not profile.fields:
             raise LoginError("the html_form driver needs [driver.fields] in the profile")
         self.fields = profile.fields
         self.max_steps = profile.max_steps
+        self.destinations = destinations
+
+    def _go(self, url: str, fields: bool = False) -> None:
+        """Refuse to follow the login to a host the profile does not name, and to submit the
+        profile's fields (a password) where credentials may not go."""
+        if self.destinations is None:
+            return
+        host = urlsplit(url).hostname or ""
+        if not self.destinations.trusts(host):
+            raise LoginError(
+                f"the login went to {host or url!r}, a host the profile does not name: list it "
+                "in [target] trusted_hosts if it is the provider's"
+            )
+        if fields and (problem := self.destinations.problem(url, "the login form")) is not None:
+            raise LoginError(problem)
 
     def authenticate(
         self, browser: httpx.Client, url: str, redirect_uri: str, user: str
     ) -> AuthorizationResponse:
+        self._go(url)
         response = browser.get(url)
         for _ in range(self.max_steps):
             if (done := callback_of(response, redirect_uri)) is not None:
                 return done
             if response.is_redirect and response.headers.get("location"):
-                response = browser.get(urljoin(str(response.url), response.headers["location"]))
+                location = urljoin(str(response.url), response.headers["location"])
+                self._go(location)
+                response = browser.get(location)
                 continue
             if response.status_code != 200 or "html" not in response.headers.get(
                 "content-type", ""
@@ -76,6 +95,7 @@ class HtmlFormDriver:
             if form is None:
                 return no_redirect(response)
             action = urljoin(str(response.url), form["action"] or str(response.url))
+            self._go(action, fields=any(i.get("name") in self.fields for i in form["inputs"]))
             data = _form_data(form, self.fields, user)
             if form["method"].lower() == "post":
                 response = browser.post(action, data=data)
