@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from psc_testkit.simulator.clients import Client
-from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, read_form
+from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, parse_uint, read_form
 from psc_testkit.simulator.provider import Provider
 from psc_testkit.simulator.store import Pending, new_id
 
@@ -57,12 +57,13 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             if channel not in CHANNELS:
                 raise OAuthError("invalid_request", "channel must be CARD or MOBILE")
             expires_in = p.settings.ciba_expires_in
-            if (requested := form.get("requested_expiry")) is not None:
-                if not requested.isdigit() or int(requested) == 0:
+            if (raw := form.get("requested_expiry")) is not None:
+                requested = parse_uint(raw)
+                if not requested:  # None (not an integer) or 0
                     raise OAuthError(
                         "invalid_request", "requested_expiry must be a positive integer"
                     )
-                expires_in = min(expires_in, int(requested))
+                expires_in = min(expires_in, requested)
         except OAuthError as exc:
             return exc.response()
         now = p.now()

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from psc_testkit.simulator import pages
-from psc_testkit.simulator.http import OAuthError, query_params, read_form
+from psc_testkit.simulator.http import OAuthError, parse_uint, query_params, read_form
 from psc_testkit.simulator.provider import SESSION_COOKIE, Provider
 from psc_testkit.simulator.store import AuthRequest, Pending, Session, new_id
 
@@ -168,9 +168,11 @@ def routes(p: Provider) -> list[Route]:
         if "none" in request.prompt and len(request.prompt) > 1:
             raise Redirectable("invalid_request", "prompt=none cannot be combined")
         if (raw := params.get("max_age")) is not None:
-            if not raw.isdigit():
-                raise Redirectable("invalid_request", "max_age must be a non-negative integer")
-            request.max_age = int(raw)
+            request.max_age = parse_uint(raw)
+            if request.max_age is None:
+                raise Redirectable(
+                    "invalid_request", "max_age must be a non-negative integer (ASCII digits)"
+                )
 
     def reject_for_defects(params: dict[str, str], request: AuthRequest) -> None:
         """Defects that make the endpoint refuse what it should accept."""

@@ -4,6 +4,8 @@ import itertools
 
 import pytest
 
+from tests.simulator.flows import query_of
+
 POST_ENDPOINTS = [
     "token_endpoint",
     "introspection_endpoint",
@@ -141,3 +143,35 @@ def test_e_cps_pages_refuse_a_repeated_or_malformed_tx_with_a_4xx(sim, path, que
         assert response.json()["error"] == "invalid_request"
     else:
         assert response.headers["content-type"].startswith("text/html")
+
+
+# "²" passes str.isdigit() but not int(); 5,000 digits pass both checks of old but exceed
+# Python's int-string conversion limit: each was a 500.
+AWKWARD_INTEGERS = ["²", "٣", "9" * 5000, "1" * 19, " 5", "5\n", "+5", "0x10", ""]
+
+
+@pytest.mark.parametrize("value", AWKWARD_INTEGERS)
+def test_max_age_that_is_not_a_small_ascii_integer_is_invalid_request(sim, value):
+    response = sim.authorize(sim.params(max_age=value))
+    assert response.status_code == 302, (response.status_code, response.text[:200])
+    callback = query_of(response.headers["location"])
+    assert callback["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("value", AWKWARD_INTEGERS)
+def test_requested_expiry_that_is_not_a_small_ascii_integer_is_invalid_request(sim, value):
+    response = sim.back(
+        "backchannel_authentication_endpoint",
+        {"scope": "openid", "login_hint": sim.user(), "requested_expiry": value},
+    )
+    assert response.status_code == 400, (response.status_code, response.text[:200])
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_ascii_integers_with_leading_zeros_still_work(sim):
+    assert sim.authorize(sim.params(max_age="00")).status_code == 200  # the login page
+    response = sim.back(
+        "backchannel_authentication_endpoint",
+        {"scope": "openid", "login_hint": sim.user(), "requested_expiry": "007"},
+    )
+    assert response.status_code == 200 and response.json()["expires_in"] == 7
