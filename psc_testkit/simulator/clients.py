@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.requests import Request
 
 from psc_testkit.simulator.defects import ActiveDefects
@@ -26,6 +26,19 @@ from psc_testkit.simulator.tls import LocalCA, subject_dn
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGS = ["RS256", "PS256", "ES256"]
+# pyjwt raises TypeError, not InvalidTokenError, when the header's alg does not fit the key
+# (ES256 with an RSA key), and int()'s TypeError/OverflowError for an exp of [] or 1e999: each
+# is the client's fault, so each is invalid_client, never a 500.
+ASSERTION_ERRORS = (jwt.InvalidTokenError, TypeError, ValueError, OverflowError, KeyError)
+
+
+def assertion_algorithms(key: object) -> list[str]:
+    """The algorithms of ASSERTION_ALGS that a registered key can verify."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return ["RS256", "PS256"]
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return ["ES256"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -171,7 +184,7 @@ class ClientAuthenticator:
             raise _invalid("client_assertion rejected")
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.InvalidTokenError as exc:
+        except ASSERTION_ERRORS as exc:
             raise _invalid(f"malformed client_assertion: {exc}") from None
         client_id = str(unverified.get("iss", ""))
         client = self._registered(client_id, "private_key_jwt")
@@ -179,19 +192,20 @@ class ClientAuthenticator:
             claims = jwt.decode(
                 token,
                 client.public_key,
-                algorithms=ASSERTION_ALGS,
+                algorithms=assertion_algorithms(client.public_key),
                 audience=list(self.audiences),
                 options={"require": ["exp", "iss", "sub", "aud", "jti"]},
                 leeway=5,
             )
-        except jwt.InvalidTokenError as exc:
+            expires = float(claims["exp"])
+        except ASSERTION_ERRORS as exc:
             raise _invalid(f"client_assertion rejected: {exc}") from None
         if claims["sub"] != client_id:
             raise _invalid("client_assertion sub must equal iss (the client_id)")
         jti = str(claims["jti"])
         if jti in self.jti_store:
             raise _invalid("client_assertion jti was already used")
-        self.jti_store[jti] = float(claims["exp"]) + 5
+        self.jti_store[jti] = expires + 5
         return client
 
     def _certificate_or_public(

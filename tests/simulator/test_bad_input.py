@@ -1,8 +1,13 @@
 """Hostile and malformed input gets an RFC-shaped 4xx, never a 500, and nothing is lost."""
 
 import itertools
+import json
+import time
+import uuid
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.simulator.flows import query_of
 
@@ -175,3 +180,62 @@ def test_ascii_integers_with_leading_zeros_still_work(sim):
         {"scope": "openid", "login_hint": sim.user(), "requested_expiry": "007"},
     )
     assert response.status_code == 200 and response.json()["expires_in"] == 7
+
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def assertion_request(sim, assertion: str):
+    return sim.http.post(
+        sim.meta["token_endpoint"],
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": "x",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+        },
+    )
+
+
+@pytest.mark.parametrize("alg", ["ES256", "HS256"])
+def test_an_assertion_whose_alg_does_not_fit_the_registered_rsa_key_is_invalid_client(sim, alg):
+    """Was a 500: pyjwt raised TypeError for an ES256 assertion checked with an RSA key."""
+    now = int(time.time())
+    claims = {
+        "iss": "psc-testkit-jwt",
+        "sub": "psc-testkit-jwt",
+        "aud": sim.meta["token_endpoint"],
+        "jti": str(uuid.uuid4()),
+        "exp": now + 60,
+    }
+    key = ec.generate_private_key(ec.SECP256R1()) if alg == "ES256" else "x" * 32
+    response = assertion_request(sim, jwt.encode(claims, key, algorithm=alg))
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        '"exp": 1e999',
+        '"exp": NaN',
+        '"exp": []',
+        '"exp": {"a": 1}',
+        '"exp": ' + "9" * 400,
+        '"exp": "soon"',
+        '"exp": 4102444800, "iat": []',
+        '"exp": 4102444800, "nbf": 1e999',
+        '"exp": 4102444800, "aud": {"a": 1}',
+    ],
+)
+def test_a_well_signed_assertion_with_absurd_claims_is_invalid_client(sim, members):
+    """Signed with the client's own key, so only the claims' checks can refuse it."""
+    key = (sim.process.state_dir / "psc-testkit-jwt.key.pem").read_bytes()
+    aud = "" if '"aud"' in members else f'"aud": {json.dumps(sim.meta["token_endpoint"])}, '
+    payload = (
+        f'{{"iss": "psc-testkit-jwt", "sub": "psc-testkit-jwt", {aud}"jti": "{uuid.uuid4()}", '
+    )
+    payload += members + "}"
+    assertion = jwt.api_jws.encode(payload.encode(), key, algorithm="RS256")
+    response = assertion_request(sim, assertion)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
