@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,15 +17,22 @@ from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, read
 from psc_testkit.simulator.provider import Provider
 from psc_testkit.simulator.store import Grant
 
+# RFC 7636 §4.1: code-verifier = 43*128unreserved.
+VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+
 
 def pkce_matches(verifier: str, challenge: str, method: str) -> bool:
-    """RFC 7636 §4.6."""
+    """RFC 7636 §4.6. A verifier outside §4.1's alphabet never matches: hmac.compare_digest
+    raises TypeError on non-ASCII str (a plain "é…" verifier was a 500), and the old
+    ascii-"replace" encoding made every non-ASCII verifier hash like "?…"."""
+    if not VERIFIER.fullmatch(verifier):
+        return False
     if method == "S256":
-        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
         computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     else:
         computed = verifier
-    return hmac.compare_digest(computed, challenge)
+    return hmac.compare_digest(computed.encode(), challenge.encode())
 
 
 def routes(p: Provider, oidc_path: str) -> list[Route]:

@@ -1,5 +1,7 @@
 """Hostile and malformed input gets an RFC-shaped 4xx, never a 500, and nothing is lost."""
 
+import base64
+import hashlib
 import itertools
 import json
 import time
@@ -239,3 +241,17 @@ def test_a_well_signed_assertion_with_absurd_claims_is_invalid_client(sim, membe
     response = assertion_request(sim, assertion)
     assert response.status_code == 401, response.text
     assert response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("method", ["plain", "S256"])
+@pytest.mark.parametrize("verifier", ["é" * 43, "a" * 42 + "€", "a" * 43 + "\x00", "a b" * 20])
+def test_a_verifier_outside_the_pkce_alphabet_is_invalid_grant(sim, method, verifier):
+    """Was a 500 with plain: hmac.compare_digest refuses non-ASCII str."""
+    challenge = "a" * 43
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    result = sim.code(code_challenge=challenge, code_challenge_method=method)
+    response = sim.token(result, code_verifier=verifier)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_grant"
