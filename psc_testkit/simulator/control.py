@@ -1,7 +1,8 @@
 """The simulator's control API, for tests, drivers and load scenarios — not part of PSC.
 
 GET  /_simulator/users?offset=&limit=      test professionals (idNat, names, professions, modes)
-POST /_simulator/clock    {"advance": s}    move the provider's clock forward
+POST /_simulator/clock    {"advance": s}    move the provider's clock forward (0 ≤ s, finite,
+                                             a century in all at most)
 POST /_simulator/phone    {"login_hint": idNat, "decision": "approve"|"deny"|"ignore"}
 POST /_simulator/rotate-keys                 new signing key; the old one stays in the JWKS
 GET  /_simulator/defects                     the defects this instance runs with
@@ -59,10 +60,10 @@ def routes(p: Provider) -> list[Route]:
         data = await body_json(request)
         if data is None:
             return bad("the body must be a JSON object")
-        advance = data.get("advance", 0)
-        if not isinstance(advance, int | float) or advance < 0:
-            return bad("advance must be a non-negative number of seconds")
-        p.clock.advance(float(advance))
+        try:
+            p.clock.advance(data.get("advance", 0))
+        except ValueError as exc:
+            return bad(str(exc))
         return JSONResponse({"offset": p.clock.offset, "now": p.now()})
 
     async def phone(request: Request) -> Response:

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import itertools
 import json
+import math
 import time
 import uuid
 
@@ -255,3 +256,30 @@ def test_a_verifier_outside_the_pkce_alphabet_is_invalid_grant(sim, method, veri
     response = sim.token(result, code_verifier=verifier)
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"advance": NaN}',
+        b'{"advance": Infinity}',
+        b'{"advance": -Infinity}',
+        b'{"advance": 1e999}',
+        b'{"advance": 1e300}',
+        b'{"advance": ' + b"9" * 400 + b"}",
+        b'{"advance": ' + b"9" * 5000 + b"}",
+        b'{"advance": true}',
+        b'{"advance": "5"}',
+        b'{"advance": -0.5}',
+        b'{"advance": []}',
+    ],
+)
+def test_the_clock_refuses_what_would_poison_it(sim, body):
+    """NaN, infinities and numbers beyond a float were 500s, and NaN stayed in the clock: every
+    later time was NaN."""
+    url = sim.process.origin + "/_simulator/clock"
+    response = sim.http.post(url, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "error" in response.json()
+    after = sim.http.post(url, json={"advance": 0})
+    assert after.status_code == 200 and math.isfinite(after.json()["offset"])
