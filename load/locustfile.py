@@ -31,10 +31,13 @@ import shapes
 
 from psc_testkit import flow, slo
 from psc_testkit.config import load_target
+from psc_testkit.destinations import Destinations
 from psc_testkit.drivers import make_driver
 from psc_testkit.drivers.common import callback_of
+from psc_testkit.jsonsafe import loads
 from psc_testkit.loadkit import results as res
 from psc_testkit.loadkit.browser import LocustBrowser, StepFailure
+from psc_testkit.metadata import Metadata
 
 OPTIONS = json.loads(os.environ.get("PSC_LOAD", "{}"))
 TARGET = load_target(
@@ -69,7 +72,18 @@ class Shared:
                     if r.status_code != 200:
                         r.failure(f"HTTP {r.status_code}")
                         raise StepFailure(f"discovery: HTTP {r.status_code}")
-                    cls.meta = r.json()
+                    try:
+                        meta = Metadata(loads(r.content))
+                    except (ValueError, TypeError):
+                        r.failure("not a JSON object")
+                        raise StepFailure("discovery: not a JSON object") from None
+                    # No journey sends a secret, a token or a password off the provider's hosts.
+                    refused = Destinations(TARGET).metadata_problems(meta)
+                    if refused:
+                        problem, names = next(iter(refused.items()))
+                        r.failure(problem)
+                        raise StepFailure(f"discovery: {', '.join(names)}: {problem}")
+                    cls.meta = meta
                 cls.users.extend(cls._load_users(client))
         return cls.meta
 

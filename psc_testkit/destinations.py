@@ -19,6 +19,7 @@ import httpx
 
 from psc_testkit.config import Target
 from psc_testkit.errors import TargetError
+from psc_testkit.metadata import Metadata
 
 # Form or query parameters whose value is a credential or lets one be obtained.
 CREDENTIAL_FIELDS = {
@@ -30,6 +31,16 @@ CREDENTIAL_FIELDS = {
     "token": "a token",
     "code": "an authorization code",
 }
+
+
+# Metadata members whose endpoint receives credentials (RFC 8705 aliases are added to them).
+CREDENTIAL_ENDPOINTS = (
+    "token_endpoint",
+    "userinfo_endpoint",
+    "introspection_endpoint",
+    "revocation_endpoint",
+    "backchannel_authentication_endpoint",
+)
 
 
 class UntrustedDestination(TargetError):
@@ -72,7 +83,7 @@ class Destinations:
         host = (parts.hostname or "").lower()
         if not self.trusts(host):
             return (
-                f"{what} would go to {host or url!r}, not to {self.home} (the discovery URL's "
+                f"{what} would go to {host or repr(url)}, not to {self.home} (the discovery URL's "
                 "host): list it in [target] trusted_hosts if it is the provider's"
             )
         if parts.scheme != "https" and not is_loopback(host) and not self.allow_plain_http:
@@ -81,6 +92,30 @@ class Destinations:
                 "(or set allow_plain_http = true in [target])"
             )
         return None
+
+    def metadata_problems(self, meta: Metadata, login: bool = True) -> dict[str, list[str]]:
+        """Each reason why credentials (or, with `login`, the login) would go where they may
+        not, with the metadata members concerned; empty when everything stays home."""
+        endpoints = {
+            name: str(meta.raw(name))
+            for name in CREDENTIAL_ENDPOINTS
+            if name in meta and name not in meta.problems
+        }
+        aliases = meta.raw("mtls_endpoint_aliases")
+        if isinstance(aliases, dict) and "mtls_endpoint_aliases" not in meta.problems:
+            endpoints.update({f"mtls_endpoint_aliases.{k}": str(v) for k, v in aliases.items()})
+        found: dict[str, list[str]] = {}
+        for name, url in endpoints.items():
+            if (problem := self.problem(url)) is not None:
+                found.setdefault(problem, []).append(name)
+        host = urlsplit(str(meta.raw("authorization_endpoint", ""))).hostname or ""
+        if login and "authorization_endpoint" not in meta.problems and not self.trusts(host):
+            reason = (
+                f"the login would go to {host}, not to {self.home} (the discovery URL's host): "
+                "list it in [target] trusted_hosts if it is the provider's"
+            )
+            found.setdefault(reason, []).append("authorization_endpoint")
+        return found
 
     def credentials_in(self, request: httpx.Request, certificate: bool = False) -> str | None:
         """What credential `request` carries, in a few words, or None."""

@@ -86,6 +86,8 @@ class Metadata(dict):
     `raw()` and `in` see the document as served, for the checks that judge it."""
 
     def __init__(self, data: dict) -> None:
+        if not isinstance(data, dict):
+            raise ValueError("provider metadata must be a JSON object")
         super().__init__(data)
         # One validation, before any use: remembered for the run.
         self.problems = {n: p for n, v in data.items() if (p := problem(n, v)) is not None}

@@ -220,42 +220,10 @@ class ProfileCheck:
             self.say("--", "discovery", f"mTLS token endpoint: {aliases['token_endpoint']}")
         return meta
 
-    # Endpoints that receive credentials, and the login's first host: all where the profile
-    # says they may be (destinations.py). A client probe would otherwise send its secret there.
-    CREDENTIAL_ENDPOINTS = (
-        "token_endpoint",
-        "userinfo_endpoint",
-        "introspection_endpoint",
-        "revocation_endpoint",
-        "backchannel_authentication_endpoint",
-    )
-
-    def endpoints(self, meta: Metadata) -> dict[str, str]:
-        """Each advertised endpoint that receives credentials (mTLS aliases included)."""
-        found = {
-            name: str(meta.raw(name))
-            for name in self.CREDENTIAL_ENDPOINTS
-            if name in meta and name not in meta.problems
-        }
-        aliases = meta.raw("mtls_endpoint_aliases")
-        if isinstance(aliases, dict) and "mtls_endpoint_aliases" not in meta.problems:
-            found.update({f"mtls_endpoint_aliases.{k}": str(v) for k, v in aliases.items()})
-        return found
-
     def hosts(self, meta: Metadata) -> None:
-        refused: dict[str, list[str]] = {}
-        for name, url in self.endpoints(meta).items():
-            if (problem := self.destinations.problem(url)) is not None:
-                refused.setdefault(problem, []).append(name)
-        login = str(meta.raw("authorization_endpoint"))
-        login_host = urlsplit(login).hostname or ""
-        if not self.destinations.trusts(login_host) and not self.target.safe:
-            refused.setdefault(
-                f"the login would go to {login_host}, not to {self.destinations.home} (the "
-                "discovery URL's host): list it in [target] trusted_hosts if it is the "
-                "provider's",
-                [],
-            ).append("authorization_endpoint")
+        """Endpoints that receive credentials, and the login's first host, all where the profile
+        says they may be: a client probe would otherwise send its secret elsewhere."""
+        refused = self.destinations.metadata_problems(meta, login=not self.target.safe)
         if refused:
             problem, names = next(iter(refused.items()))
             more = f" (and {len(refused) - 1} other problem(s))" if len(refused) > 1 else ""

@@ -194,7 +194,7 @@ class Callback:
         host = urlsplit(url).hostname or ""
         if not self.destinations.trusts(host):
             return (
-                f"the login went to {host or url!r}, a host the profile does not name: list it "
+                f"the login went to {host or repr(url)}, a host the profile does not name: list it "
                 "in [target] trusted_hosts if it is the provider's"
             )
         if request["method"] == "POST":

@@ -63,7 +63,7 @@ class HtmlFormDriver:
         host = urlsplit(url).hostname or ""
         if not self.destinations.trusts(host):
             raise LoginError(
-                f"the login went to {host or url!r}, a host the profile does not name: list it "
+                f"the login went to {host or repr(url)}, a host the profile does not name: list it "
                 "in [target] trusted_hosts if it is the provider's"
             )
         if fields and (problem := self.destinations.problem(url, "the login form")) is not None:
