@@ -73,7 +73,7 @@ def routes(p: Provider) -> list[Route]:
         id_nat, decision = data.get("login_hint"), data.get("decision")
         if not isinstance(id_nat, str) or p.annuaire.get(id_nat) is None:
             return bad("login_hint must be the idNat of a test professional")
-        if decision not in DECISIONS:
+        if not isinstance(decision, str) or decision not in DECISIONS:  # [] is unhashable
             return bad(f"decision must be one of {sorted(DECISIONS)}")
         p.store.phone_decisions[id_nat] = decision
         return JSONResponse({"login_hint": id_nat, "decision": decision})

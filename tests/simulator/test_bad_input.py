@@ -283,3 +283,13 @@ def test_the_clock_refuses_what_would_poison_it(sim, body):
     assert "error" in response.json()
     after = sim.http.post(url, json={"advance": 0})
     assert after.status_code == 200 and math.isfinite(after.json()["offset"])
+
+
+@pytest.mark.parametrize("decision", [[], {}, ["deny"], None, 1])
+def test_the_phone_refuses_a_decision_that_is_not_a_string(sim, decision):
+    """Found by the fuzz: a list or an object as decision was a 500 (unhashable in a set)."""
+    response = sim.http.post(
+        sim.process.origin + "/_simulator/phone",
+        json={"login_hint": sim.user(), "decision": decision},
+    )
+    assert response.status_code == 400 and "decision" in response.json()["error"]
