@@ -41,8 +41,8 @@ class Happy:
 def happy(harness: Harness) -> Happy:
     login = harness.code()
     tokens = harness.exchange(login)
-    if not tokens.ok or not tokens.access_token:
-        raise TargetError(f"the token request failed: HTTP {tokens.response.status_code}")
+    if (failure := tokens.failure()) is not None:
+        raise TargetError(f"the token request failed: {failure}")
     with harness.recorder.capture() as exchanges:
         info = harness.userinfo(tokens.access_token, client_id=login.client.client_id)
     return Happy(login, tokens, info, login.exchanges + tokens.exchanges + exchanges)

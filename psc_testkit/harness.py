@@ -21,7 +21,7 @@ from psc_testkit.drivers.common import callback_of, no_redirect
 from psc_testkit.errors import TargetError
 from psc_testkit.evidence import Exchange, Recorder
 from psc_testkit.jsonsafe import loads
-from psc_testkit.metadata import Metadata
+from psc_testkit.metadata import Metadata, shown
 from psc_testkit.tokens import Jwt, TokenFormatError, decode
 from psc_testkit.transport import Http
 
@@ -115,6 +115,20 @@ class Tokens:
     @property
     def ok(self) -> bool:
         return self.response.status_code == 200 and self.body is not None
+
+    def failure(self) -> str | None:
+        """Why these are not usable tokens, in a few words, or None."""
+        status = f"HTTP {self.response.status_code}"
+        if self.body is None:
+            return f"{status}, not a JSON object"
+        error = self.body.get("error")
+        if error is not None:
+            return f"{status}, error {shown(error)}"
+        if self.response.status_code != 200:
+            return status
+        if not self.access_token:
+            return f"{status}, no access_token string"
+        return None
 
     def get(self, name: str) -> object:
         return (self.body or {}).get(name)
@@ -338,11 +352,8 @@ class Harness:
             return self.ciba_tokens(client, **login_options)  # type: ignore[arg-type]
         login = self.code(client=client, **login_options)
         tokens = self.exchange(login)
-        if not tokens.ok or not tokens.access_token:
-            raise TargetError(
-                f"the token request failed: HTTP {tokens.response.status_code} "
-                f"{(tokens.body or {}).get('error', '')}".strip()
-            )
+        if (failure := tokens.failure()) is not None:
+            raise TargetError(f"the token request failed: {failure}")
         return tokens
 
     def ciba_tokens(
@@ -370,9 +381,8 @@ class Harness:
             except LoginError as exc:
                 raise TargetError(f"CIBA login: {exc}") from None
         tokens = Tokens(response, json_body(response), client, None, exchanges)
-        if not tokens.ok or not tokens.access_token:
-            error = (tokens.body or {}).get("error", "")
-            raise TargetError(f"the CIBA token request failed: HTTP {response.status_code} {error}")
+        if (failure := tokens.failure()) is not None:
+            raise TargetError(f"the CIBA token request failed: {failure}")
         return tokens
 
     def refresh(

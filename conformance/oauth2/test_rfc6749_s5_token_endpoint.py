@@ -4,6 +4,7 @@ import pytest
 
 from conformance.helpers import VSCHAR, body_of, error_of, expect, expect_error
 from psc_testkit import flow
+from psc_testkit.errors import TargetError
 from psc_testkit.schemas import schema_errors, schema_id
 
 
@@ -132,6 +133,8 @@ def test_code_reuse_revokes_the_first_tokens(harness):
     based on that authorization code" (OIDF oidcc-codereuse-30seconds)."""
     login = harness.code()
     first = harness.exchange(login)
+    if (failure := first.failure()) is not None:
+        raise TargetError(f"the token request failed: {failure}")  # no first token to judge
     harness.exchange(login)
     info = harness.userinfo(first.access_token or "", client_id=login.client.client_id)
     expect(
