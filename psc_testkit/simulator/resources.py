@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,9 +17,16 @@ from psc_testkit.simulator.store import AccessToken
 REALM = 'Bearer realm="esante-wallet"'
 
 
+# RFC 6750 §3: error_description in the header is %x20-21 / %x23-5B / %x5D-7E (no quote, no
+# backslash, ASCII only). Descriptions may quote what the client sent (a parameter's name).
+NOT_IN_CHALLENGE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+
+
 def _bearer_error(error: str, description: str, status: int = 401) -> Response:
-    """RFC 6750 §3: the error goes in WWW-Authenticate as well as in the body."""
-    challenge = f'{REALM}, error="{error}", error_description="{description}"'
+    """RFC 6750 §3: the error goes in WWW-Authenticate as well as in the body (there in full,
+    in the header with what a header cannot carry replaced by "?": a "Ā" was a 500)."""
+    quoted = NOT_IN_CHALLENGE.sub("?", description)
+    challenge = f'{REALM}, error="{error}", error_description="{quoted}"'
     return json_response(
         {"error": error, "error_description": description},
         status,

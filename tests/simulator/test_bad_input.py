@@ -7,6 +7,7 @@ import json
 import math
 import time
 import uuid
+from urllib.parse import urlencode
 
 import jwt
 import pytest
@@ -293,3 +294,19 @@ def test_the_phone_refuses_a_decision_that_is_not_a_string(sim, decision):
         json={"login_hint": sim.user(), "decision": decision},
     )
     assert response.status_code == 400 and "decision" in response.json()["error"]
+
+
+@pytest.mark.parametrize("name", ["Ā", "é", 'a"b', "a\\b", "€"])
+def test_userinfo_errors_that_quote_the_request_keep_the_challenge_header_valid(sim, name):
+    """Found by the fuzz: a repeated parameter named "Ā" was a 500, its name quoted in the
+    error_description could not be written in WWW-Authenticate."""
+    body = urlencode([(name, "1"), (name, "2")])
+    response = sim.http.post(
+        sim.meta["userinfo_endpoint"],
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400, response.text
+    assert repr(name) in response.json()["error_description"]  # the body says it in full
+    challenge = response.headers["www-authenticate"]
+    assert challenge.isascii() and challenge.count('"') == 6, challenge  # realm, error, text
