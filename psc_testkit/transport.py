@@ -30,6 +30,7 @@ import httpcore
 import httpx
 
 from psc_testkit.config import Target
+from psc_testkit.destinations import Destinations
 from psc_testkit.evidence import Recorder
 from psc_testkit.flow import HttpRequest
 
@@ -67,9 +68,11 @@ class Http:
         self.recorder = recorder or Recorder()
         self._clients: dict[str | None, httpx.Client] = {}
         self._browsers: list[httpx.Client] = []
+        # Checked before every request leaves: credentials go only to the profile's hosts.
+        self.destinations = Destinations(target)
         self.browser = self.new_browser()
 
-    def _client(self, context: ssl.SSLContext) -> httpx.Client:
+    def _client(self, context: ssl.SSLContext, certificate: bool = False) -> httpx.Client:
         timeout = httpx.Timeout(self.target.timeout)
         transport = RecordingTransport(
             BoundedHTTPTransport(context),
@@ -82,6 +85,7 @@ class Http:
             timeout=timeout,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+            event_hooks={"request": [self.destinations.hook(certificate)]},
         )
 
     def new_browser(self) -> httpx.Client:
@@ -103,7 +107,7 @@ class Http:
                 client.tls_cert_file if key else None,
                 client.tls_key_file if key else None,
             )
-            self._clients[key] = self._client(context)
+            self._clients[key] = self._client(context, certificate=key is not None)
         return self._clients[key]
 
     def send(self, request: HttpRequest, via: httpx.Client | None = None) -> httpx.Response:

@@ -74,6 +74,7 @@ class HtmlFormDriver:
     ) -> AuthorizationResponse:
         self._go(url)
         response = browser.get(url)
+        submitted: set[frozenset[str]] = set()  # the profile's fields of each form sent
         for _ in range(self.max_steps):
             if (done := callback_of(response, redirect_uri)) is not None:
                 return done
@@ -95,7 +96,17 @@ class HtmlFormDriver:
             if form is None:
                 return no_redirect(response)
             action = urljoin(str(response.url), form["action"] or str(response.url))
-            self._go(action, fields=any(i.get("name") in self.fields for i in form["inputs"]))
+            filled = frozenset(
+                i.get("name") for i in form["inputs"] if i.get("name") in self.fields
+            )
+            if filled and filled in submitted:
+                # The provider refused what was typed: posting it again could lock the account.
+                raise LoginError(
+                    "the login form came back: check [driver.fields] and the password "
+                    "(not posted again)"
+                )
+            submitted.add(filled)
+            self._go(action, fields=bool(filled))
             data = _form_data(form, self.fields, user)
             if form["method"].lower() == "post":
                 response = browser.post(action, data=data)
