@@ -20,11 +20,13 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from psc_testkit.config import ClientProfile, Target
+from psc_testkit.config import ClientProfile, Target, load_target
 from psc_testkit.destinations import Destinations
+from psc_testkit.harness import Harness, TargetError
 from tests import hostile_hosts
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("PSC_CHROMIUM") or "/usr/bin/chromium"
 # Secrets that need encoding everywhere they travel: a leak cannot hide behind %2B.
 BASIC_SECRET = "b4sic+se/cret=&%"
 POST_SECRET = "p0st+se/cret=€"
@@ -278,3 +280,34 @@ def test_endpoints_answering_nonsense_fail_checks_with_reasons(hosts, tmp_path, 
     assert seconds < 60
     leaked = [m for m in messages(summary) if PYTHON_ERRORS.search(m)]
     assert not leaked, leaked[:5]
+
+
+BROWSER_STEPS = """
+name = "browser"
+step_timeout = 5
+[[driver.steps]]
+fill = "input[name=username]"
+value = "{user}"
+[[driver.steps]]
+fill = "input[name=password]"
+value = "{env:HOSTILE_PASSWORD}"
+[[driver.steps]]
+click = "button"
+"""
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_the_browser_does_not_follow_a_login_to_an_unnamed_host(hosts, tmp_path, monkeypatch):
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    second, third = hosts["second"], hosts["third"]
+    second.seen.clear()
+    third.seen.clear()
+    url = f"{hosts['home'].origin}/login-elsewhere/.well-known/openid-configuration"
+    harness = Harness(load_target(profile(tmp_path, url, driver=BROWSER_STEPS)))
+    try:
+        with pytest.raises(TargetError, match=r"login: the login went to 127\.0\.0\.2, a host"):
+            harness.code()
+    finally:
+        harness.close()
+    assert not second.seen and not third.seen  # Chromium's navigation was stopped before it
