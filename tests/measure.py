@@ -33,7 +33,8 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 code = os.waitstatus_to_exitcode(status)
 with open(result, "w") as file:
-    json.dump({"maxrss_kib": usage.ru_maxrss, "code": code}, file)
+    cpu = usage.ru_utime + usage.ru_stime
+    json.dump({"maxrss_kib": usage.ru_maxrss, "cpu": cpu, "code": code}, file)
 sys.exit(code if code >= 0 else 128 - code)
 """
 
@@ -45,6 +46,7 @@ class Measured:
     stdout: str
     stderr: str
     seconds: float
+    cpu_seconds: float  # user + system time of the command and its waited-for descendants
     peak_mb: float  # ru_maxrss of the command (and the descendants it waited for), MiB
     timed_out: bool
 
@@ -87,6 +89,7 @@ def run_measured(
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
             seconds=seconds,
+            cpu_seconds=report.get("cpu", 0.0),
             peak_mb=report.get("maxrss_kib", 0) / 1024,
             timed_out=timed_out,
         )
@@ -96,6 +99,7 @@ def run_measured(
         line = {
             "test": name,
             "seconds": round(seconds, 2),
+            "cpu_seconds": round(measured.cpu_seconds, 2),
             "peak_mb": round(measured.peak_mb, 1),
             "returncode": measured.returncode,
         }
