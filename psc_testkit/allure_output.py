@@ -15,6 +15,7 @@ from psc_testkit.tokens import TokenFormatError, decode
 
 JWT = re.compile(rb"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 WARNING_PREFIX = "SHOULD-level warning: "
+MAX_DECODED_SHOWN = 20000
 
 CATEGORIES = [
     {
@@ -78,7 +79,8 @@ def attach(exchanges: list[Exchange], redact: Redactor) -> None:
             decoded.append({"header": token.header, "claims": token.claims})
     if decoded:
         allure.attach(
-            redact(json.dumps(decoded, indent=2, ensure_ascii=False)),
+            # Redacted whole, then cut: PSC's claims make long documents.
+            redact.cut(json.dumps(decoded, indent=2, ensure_ascii=False), MAX_DECODED_SHOWN),
             name="JWTs (decoded, redacted)",
             attachment_type=allure.attachment_type.JSON,
         )
@@ -91,9 +93,10 @@ def attach(exchanges: list[Exchange], redact: Redactor) -> None:
 
 def write_run_files(folder: Path, target_name: str | None, issuer: str | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    redact = Redactor()  # by field name: what reaches here is already redacted by value
     properties = {
-        "target": target_name or "-",
-        "issuer": issuer or "-",
+        "target": redact.message(target_name or "-").replace("\n", " "),
+        "issuer": redact.message(issuer or "-").replace("\n", " "),
         "suite.version": f"psc-testkit {__version__}",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

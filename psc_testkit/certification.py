@@ -1,6 +1,9 @@
 """A certification report for vendors: what was tested (the profile, without secrets), with
 which suite (version and a hash of the checks' source), and each requirement's verdict with a
-digest of its evidence — reproducible and self-verifying (a checksum over the content)."""
+digest of its evidence — reproducible and self-verifying (a checksum over the content).
+
+It shows no message and no exchange, only their digest: the summary it is built from is already
+redacted, and what it takes from the profile is redacted by field name once more."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 
 from psc_testkit import __version__
 from psc_testkit.config import Target
+from psc_testkit.evidence import Redactor
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [("conformance", "*.py"), ("schemas", "*.json"), ("psc_testkit", "*.py")]
@@ -33,15 +37,24 @@ def source_hash(root: Path = ROOT) -> str:
 
 
 def profile_of(target: Target | None, summary: dict) -> dict:
+    """What was tested, as the certificate shows it: no secret (by field name), bounded."""
+    redact = Redactor()
+
+    def shown(value: object) -> object:
+        return redact.message(value) if isinstance(value, str) else value
+
     if target is None:
-        return {"name": summary.get("target"), "discovery_url": summary.get("discovery_url")}
+        return {
+            "name": shown(summary.get("target")),
+            "discovery_url": shown(summary.get("discovery_url")),
+        }
     return {
-        "name": target.name,
-        "discovery_url": target.discovery_url,
-        "scopes": list(target.scopes),
-        "acr_values": target.acr_values,
+        "name": shown(target.name),
+        "discovery_url": shown(target.discovery_url),
+        "scopes": [shown(s) for s in target.scopes],
+        "acr_values": shown(target.acr_values),
         "clients": [
-            {"client_id": c.client_id, "auth_method": c.auth_method} for c in target.clients
+            {"client_id": shown(c.client_id), "auth_method": c.auth_method} for c in target.clients
         ],
         "driver": target.driver.name,
         "sandbox": target.sandbox,

@@ -3,25 +3,35 @@ markers, SHOULD-as-warning, redacted evidence on failures, and `summary.json`.
 
 Checks stay plain pytest tests; everything a report needs comes from their marker
 (`@pytest.mark.requirement("OIDCC-3.1.3.7-11", "MUST")`) and the fixtures they used.
+
+Everything pytest and its plugins write about a check passes through the run's redactor and is
+bounded first: the failure text (terminal, junit.xml, Allure), the exception other plugins read,
+captured output, skip reasons, and the fixture errors Allure records.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from psc_testkit import __version__, allure_output
 from psc_testkit.config import ProfileError, Target, load_target
 from psc_testkit.drivers import NoFrontChannel
-from psc_testkit.evidence import Exchange
+from psc_testkit.evidence import MAX_MESSAGE, Exchange, Redactor, bounded_lines, shorten
 from psc_testkit.harness import Harness, SafeModeRefusal, TargetError
 from psc_testkit.requirements import LEVELS, link, section_of, spec_of
+
+if TYPE_CHECKING:
+    from _pytest._io import TerminalWriter
 
 EVIDENCE_LIMIT = 6  # exchanges shown per failure: the last ones are the ones that matter
 
@@ -92,6 +102,94 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if item.get_closest_marker("sso_session"):
                 item.add_marker(skip)
+
+
+# Redaction ------------------------------------------------------------------------------------
+
+
+def _redactor(config: pytest.Config) -> Redactor:
+    """The run's redactor: the harness's, which learnt every exchange; before there is one (a
+    fixture failed early), one that knows the profile's secrets and redacts by field name."""
+    state = config._psc  # type: ignore[attr-defined]
+    harness = state.get("harness")
+    if harness is not None:
+        return harness.recorder.redact
+    redact = state.setdefault("redactor", Redactor())
+    target = state.get("target")
+    if target is not None and state.get("redactor_of") is not target:
+        for client in target.clients:
+            redact.add(client.secret)
+        for value in target.driver_secrets:
+            redact.add(value)
+        state["redactor_of"] = target
+    return redact
+
+
+def message_of(text: str) -> str:
+    """One line for a failure: its exception lines (pytest's `E` gutter removed), bounded."""
+    lines = text.strip().splitlines()
+    raised = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return shorten(" ".join(raised or lines[-1:]), MAX_MESSAGE)
+
+
+@dataclasses.dataclass
+class _Crash:
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class FailureText:
+    """A failure as pytest's writers read it, standing in for its longrepr: the redacted text,
+    each line and the line count bounded (one check once wrote 8.8 MB into junit.xml), and a
+    one-line message for junit's message attribute and the terminal's summary line."""
+
+    def __init__(self, text: str) -> None:
+        self.text = bounded_lines(text)
+        self.reprcrash = _Crash(message_of(self.text))
+
+    def __str__(self) -> str:
+        return self.text
+
+    def toterminal(self, tw: TerminalWriter) -> None:
+        for line in self.text.splitlines():
+            failure = line.startswith("E ")
+            tw.line(line, red=failure, bold=failure)
+
+
+def _redact_exception(exception: BaseException, redact: Redactor) -> None:
+    """The exception other plugins read (Allure writes its message): redacted in place."""
+    exception.args = tuple(redact.message(a) if isinstance(a, str) else a for a in exception.args)
+    message = getattr(exception, "msg", None)  # pytest.fail() and skip() show .msg, not args
+    if isinstance(message, str):
+        with contextlib.suppress(AttributeError):
+            exception.msg = redact.message(message)  # type: ignore[attr-defined]
+
+
+def _redact_excinfo(excinfo: pytest.ExceptionInfo, redact: Redactor) -> None:
+    _redact_exception(excinfo.value, redact)
+    original = excinfo.exconly
+    if getattr(original, "_psc_redacted", False):
+        return
+
+    # Allure's message is exconly(): an exception whose __str__ ignores its args would still
+    # show what it holds.
+    def exconly(tryshort: bool = False) -> str:
+        return redact.message(original(tryshort))
+
+    exconly._psc_redacted = True  # type: ignore[attr-defined]
+    excinfo.exconly = exconly  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest
+) -> Iterator[None]:
+    # Inside Allure's own wrapper: the fixture's error is redacted before Allure records it.
+    outcome = yield
+    if outcome.excinfo is not None:
+        _redact_exception(outcome.excinfo[1], _redactor(request.config))
 
 
 # Fixtures -------------------------------------------------------------------------------------
@@ -179,6 +277,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report.user_properties.append(("requirement", requirement))
     report.user_properties.append(("level", level))
     harness = item.config._psc.get("harness")  # type: ignore[attr-defined]
+    redact = _redactor(item.config)
+    if report.sections:
+        # Captured output goes to the terminal, junit.xml and Allure alike.
+        report.sections = [(t, bounded_lines(redact(c))) for t, c in report.sections]
     if call.excinfo is not None and isinstance(call.excinfo.value, SKIPPING):
         # A safe profile refused a login, or the driver has no front channel (CIBA): a skip
         # with its reason, whether the check or one of its fixtures (a session fixture raises
@@ -186,19 +288,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         path, line = item.reportinfo()[:2]
         report.outcome = "skipped"
         report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {call.excinfo.value}")
-    if report.failed and harness is not None:
-        redact = harness.recorder.redact
-        if call.excinfo is not None and isinstance(call.excinfo.value, TargetError):
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        path, line, reason = report.longrepr
+        report.longrepr = (path, line, redact.message(str(reason)))
+    if report.failed:
+        if (
+            harness is not None
+            and call.excinfo is not None
+            and isinstance(call.excinfo.value, TargetError)
+        ):
             # A broken prerequisite, most often a broken target: one line, no traceback, and
             # an error (the requirement could not be checked), even when raised in the check.
             report.longrepr = f"E   broken prerequisite: {call.excinfo.value}"
             report._psc_broken = True  # type: ignore[attr-defined]
-        report.longrepr = redact(str(report.longrepr))
-        if call.excinfo is not None and call.excinfo.value.args:
-            # Other plugins (allure) read the exception itself: redact it in place too.
-            call.excinfo.value.args = tuple(
-                redact(a) if isinstance(a, str) else a for a in call.excinfo.value.args
-            )
+        report.longrepr = FailureText(redact(str(report.longrepr)))
+    if call.excinfo is not None:
+        # Other plugins (allure) read the exception itself, a skip's too: redacted in place.
+        _redact_excinfo(call.excinfo, redact)
+    if report.failed and harness is not None:
         exchanges = _exchanges(item)[-EVIDENCE_LIMIT:]
         header = (
             f"{requirement} ({level}) — {spec_of(requirement).title} §{section_of(requirement)}"
@@ -259,13 +366,12 @@ def _record(item: pytest.Item, report: pytest.TestReport) -> None:
         return
     requirement, level = requirement_of(item) or ("", "MUST")
     message = ""
+    redact = _redactor(item.config)
     if verdict in ("failed", "error", "warning"):
         # The exception lines of the (redacted) traceback, without pytest's "E" gutter.
-        lines = str(report.longrepr or "").strip().splitlines()
-        raised = [line[1:].strip() for line in lines if line.startswith("E ")]
-        message = " ".join(raised or lines[-1:])[:500]
+        message = redact.message(message_of(str(report.longrepr or "")))
     elif verdict == "skipped" and isinstance(report.longrepr, tuple):
-        message = str(report.longrepr[2])
+        message = redact.message(str(report.longrepr[2]))
     results = item.config._psc["results"]  # type: ignore[attr-defined]
     results[:] = [r for r in results if r["check"] != item.nodeid]  # setup, then call
     results.append(
@@ -314,13 +420,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     counts: dict[str, int] = {}
     for result in results:
         counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
-    harness = state.get("harness")
+    redact = _redactor(session.config)
     summary = {
         "suite": "psc-testkit",
         "version": __version__,
         "python": platform.python_version(),
         "target": target.name if target else None,
-        "discovery_url": harness.recorder.redact(target.discovery_url) if target else None,
+        "discovery_url": redact.message(target.discovery_url) if target else None,
         "defects": session.config.getoption("--defect"),
         "strict": session.config.getoption("--psc-strict"),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state["started"])),
@@ -330,10 +436,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "checks": results,
     }
     path = Path(session.config.getoption("--summary"))
-    path.parent.mkdir(parents=True, exist_ok=True)
     alluredir = getattr(session.config.option, "allure_report_dir", None)
     if alluredir:
         allure_output.write_run_files(Path(alluredir), summary["target"], summary["discovery_url"])
+    write_summary(path, summary)
+
+
+def write_summary(path: Path, summary: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -343,7 +453,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.section("SHOULD-level warnings (fail with --strict)", yellow=True)
         for result in warned:
             terminalreporter.line(
-                f"{result['requirement']}  {result['check']}: {result['message']}"
+                shorten(f"{result['requirement']}  {result['check']}: {result['message']}")
             )
 
 

@@ -2,11 +2,22 @@
 per requirement grouped by spec, counts, target and timings, and, when a load run left its
 summary, the latency of each step as a chart and the availability with its interval.
 
-It is built only from summary.json files, which hold nothing unredacted."""
+It is built only from summary.json files, which hold nothing unredacted; what it shows of them
+is redacted by field name once more and bounded, whoever wrote the file."""
 
 from __future__ import annotations
 
 from html import escape
+
+from psc_testkit.evidence import MAX_MESSAGE, Redactor
+
+MAX_EVIDENCE_SHOWN = 40000  # characters of exchanges shown per check
+
+
+def _shown(text: object, limit: int = MAX_MESSAGE) -> str:
+    """Text from a summary, as the page shows it: redacted by field name, bounded, escaped."""
+    return escape(Redactor().message(str(text), limit))
+
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1e1e1e;padding:0 1rem}
@@ -40,7 +51,7 @@ def conformance_section(summary: dict) -> str:
         f'<p class="verdict {"ok" if ok else "ko"}" id="conformance-verdict">'
         f"{'Every MUST holds' if ok else 'MUST requirements failed'}</p>",
         "<table><tr><th>target</th><td>" + escape(str(summary.get("target"))) + "</td></tr>"
-        "<tr><th>discovery</th><td>" + escape(str(summary.get("discovery_url"))) + "</td></tr>"
+        "<tr><th>discovery</th><td>" + _shown(summary.get("discovery_url")) + "</td></tr>"
         "<tr><th>suite</th><td>psc-testkit " + escape(str(summary.get("version"))) + "</td></tr>"
         "<tr><th>started</th><td>" + escape(str(summary.get("started"))) + "</td></tr>"
         "<tr><th>duration</th><td>"
@@ -73,8 +84,9 @@ def conformance_section(summary: dict) -> str:
                     evidence = "\n\n".join(e.get("exchange", "") for e in check.get("evidence", []))
                     replay = "\n".join(e.get("replay", "") for e in check.get("evidence", []))
                     detail = (
-                        f"<details><summary>{escape(check.get('message', ''))}</summary>"
-                        f"<pre>{escape(evidence)}</pre><pre>{escape(replay)}</pre>"
+                        f"<details><summary>{_shown(check.get('message', ''))}</summary>"
+                        f"<pre>{_shown(evidence, MAX_EVIDENCE_SHOWN)}</pre>"
+                        f"<pre>{_shown(replay, MAX_EVIDENCE_SHOWN)}</pre>"
                         "</details>"
                     )
                 rows.append(
