@@ -97,21 +97,25 @@ def verify_signature(token: str, jwks: dict) -> dict:
         raise SignatureError(f"alg {_shown(alg)} is not an asymmetric JWS algorithm")
     listed = jwks.get("keys") if isinstance(jwks, dict) else None
     listed = listed if isinstance(listed, list) else []
-    # The first MAX_KEYS only: the work stays bounded whatever the JWKS holds.
-    ignored = (
-        f"; {len(listed) - MAX_KEYS} keys after the first {MAX_KEYS} ignored"
-        if len(listed) > MAX_KEYS
-        else ""
-    )
-    keys = [k for k in listed[:MAX_KEYS] if isinstance(k, dict) and k.get("use", "sig") == "sig"]
+    signing = [k for k in listed if isinstance(k, dict) and k.get("use", "sig") == "sig"]
     if "kid" in header:
-        keys = [k for k in keys if k.get("kid") == header["kid"]]
+        # A kid is looked for among all the keys (comparing is cheap: the work stays linear);
+        # only parsing and verifying are bounded, to the first MAX_KEYS keys that carry it.
+        keys = [k for k in signing if k.get("kid") == header["kid"]]
         if not keys:
             raise SignatureError(
-                f"no key with kid {_shown(header['kid'])} in the JWKS ({len(listed)} keys{ignored})"
+                f"no key with kid {_shown(header['kid'])} in the JWKS ({len(listed)} keys)"
             )
-    elif not keys:
-        raise SignatureError(f"no signing key in the JWKS ({len(listed)} keys{ignored})")
+    elif not signing:
+        raise SignatureError(f"no signing key in the JWKS ({len(listed)} keys)")
+    else:
+        keys = signing
+    ignored = (
+        f"; {len(keys) - MAX_KEYS} keys after the first {MAX_KEYS} not tried"
+        if len(keys) > MAX_KEYS
+        else ""
+    )
+    keys = keys[:MAX_KEYS]
     reasons: list[str] = []
     for raw_key in keys:
         name = f"key {_shown(raw_key.get('kid'))}" if "kid" in raw_key else "a key without kid"

@@ -114,11 +114,11 @@ def test_a_gzip_bomb_from_the_token_endpoint_fails_the_checks_that_ask_it(hostil
     assert verdicts["test_keys_are_usable"] == "passed"
 
 
-def test_a_jwks_of_200000_keys_is_checked_on_its_first_100(hostile, tmp_path):
+def test_a_jwks_of_200000_keys_is_checked_on_its_first_1000(hostile, tmp_path):
     url = f"{hostile}/many-keys/.well-known/openid-configuration"
     result, _, summary = conformance(tmp_path, url)
     assert_clean_failure(
-        result, summary, "JWKS has 200000 keys: the first 100 were checked, 199900 ignored"
+        result, summary, "JWKS has 200000 keys: the first 1000 were checked, 199000 ignored"
     )
     assert_bounded(result)
     jwks_checks = [c for c in summary["checks"] if "test_rfc7517_jwks" in c["check"]]

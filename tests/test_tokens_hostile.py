@@ -120,18 +120,19 @@ def test_a_deep_header_is_a_format_error_not_a_recursion_error():
 
 
 def test_a_jwks_of_200000_keys_is_bounded_work():
-    keys = [{"kty": "EC", "kid": f"k{i}"} for i in range(200_000)] + [PUBLIC]
+    """The kid is looked for among every key, so a provider's key is found wherever it is
+    listed; only parsing is bounded (the first 100 candidates)."""
+    keys = [{"kty": "EC", "kid": f"k{i}"} for i in range(200_000)]
     started = time.monotonic()
-    with pytest.raises(SignatureError) as caught:
-        verify_signature(TOKEN, {"keys": keys})  # k1 is key 2 here: a broken one
-    assert time.monotonic() - started < 1
-    text = one_line(caught)
-    assert text.startswith("key 'k1' is unusable for ES256: ")
-    assert text.endswith("; 199901 keys after the first 100 ignored")
     far = jwt.encode({"sub": "x"}, KEY, algorithm="ES256", headers={"kid": "last"})
+    assert verify_signature(far, {"keys": [*keys, {**PUBLIC, "kid": "last"}]}) == {"sub": "x"}
     with pytest.raises(SignatureError) as caught:
-        verify_signature(far, {"keys": [*keys, {**PUBLIC, "kid": "last"}]})
-    assert one_line(caught) == (
-        "no key with kid 'last' in the JWKS (200002 keys; 199902 keys after the first 100 ignored)"
-    )
+        verify_signature(far, {"keys": keys})
+    assert one_line(caught) == "no key with kid 'last' in the JWKS (200000 keys)"
+    anonymous = jwt.encode({"sub": "x"}, KEY, algorithm="ES256")  # no kid: every key fits
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(anonymous, {"keys": keys})
+    text = one_line(caught)
+    assert text.startswith("no key of the JWKS verifies the signature (100 tried: ")
+    assert text.endswith("; 199900 keys after the first 100 not tried")
     assert time.monotonic() - started < 2
