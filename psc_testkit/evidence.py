@@ -139,11 +139,11 @@ def is_secret_name(name: str) -> bool:
 
 
 def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
-    """`text` cut to `limit` characters, saying how many were left out; a placeholder is never
-    cut in two."""
+    """`text` in at most `limit` characters, saying how many were left out; a placeholder is
+    never cut in two."""
     if len(text) <= limit:
         return text
-    cut = limit
+    cut = max(0, limit - len(f"… ({len(text)} characters more)"))
     opening = text.rfind("«", max(0, cut - 20), cut)
     if opening != -1 and text.find("»", opening, cut) == -1:
         cut = opening

@@ -33,13 +33,14 @@ def _hex_variants(text: str) -> set[str]:
     return {text, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)}
 
 
-def spellings(value: str) -> set[str]:
+def spellings(value: str, client_ids: tuple[str, ...] = (CLIENT_ID,)) -> set[str]:
     """Every form of `value` a report must not hold, computed here independently of the
     redactor: raw, percent-encoded (quote, quote_plus, either hex case, as httpx encodes form
-    data, query params and a URL given as a string), JSON-escaped (\\uXXXX, \\/), repr,
-    HTML-escaped, and inside a Basic credential (RFC 6749 §2.3.1 and the plain one)."""
+    data, query params and a URL given as a string, as a server quotes a Location),
+    JSON-escaped (\\uXXXX, \\/), repr, HTML-escaped, and inside a Basic credential of each
+    client (RFC 6749 §2.3.1 and the plain one)."""
     found = {value}
-    for safe in ("", "/"):
+    for safe in ("", "/", ":/%#?=@[]!$&'()*+,;"):
         found |= _hex_variants(quote(value, safe=safe))
         found |= _hex_variants(quote_plus(value, safe=safe))
     found.add(httpx.QueryParams({"k": value}).__str__()[2:])
@@ -52,8 +53,9 @@ def spellings(value: str) -> set[str]:
             found |= {escaped, escaped.replace("/", "\\/")}
     found.add(repr(value)[1:-1])
     found |= {html.escape(value), html.escape(value, quote=False)}
-    for client_id, secret in ((quote_plus(CLIENT_ID), quote_plus(value)), (CLIENT_ID, value)):
-        found.add(base64.b64encode(f"{client_id}:{secret}".encode()).decode())
+    for client_id in client_ids:
+        for user, secret in ((quote_plus(client_id), quote_plus(value)), (client_id, value)):
+            found.add(base64.b64encode(f"{user}:{secret}".encode()).decode())
     return {f for f in found if len(f) >= MIN_LENGTH}
 
 
