@@ -31,7 +31,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from hypothesis import strategies as st
 
@@ -40,7 +41,7 @@ from tests.conftest import client_context
 from tests.simulator.flows import LOGGED_OUT_URI, REDIRECT_URI, SECRETS, TX, Sim, pkce_pair
 
 SEED = 20261201  # change it to draw other requests (and say so in the commit)
-EXAMPLES = 180  # per kind (wild, near-valid) and endpoint: ~3,600 requests in all
+EXAMPLES = 150  # per kind (wild, near-valid) and endpoint: ~3,150 requests in all
 CIBA = "urn:openid:params:grant-type:ciba"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FORM = b"application/x-www-form-urlencoded"
@@ -380,7 +381,9 @@ def authorization(pool: Pool) -> st.SearchStrategy[bytes | None]:
 
 @dataclass
 class Signer:
-    rsa_pem: bytes
+    """Signs client assertions for psc-testkit-jwt with its key, or with the wrong kind."""
+
+    rsa_key: rsa.RSAPrivateKey  # loaded once: parsing the PEM checks the key, ~25 ms a time
     ec_key: ec.EllipticCurvePrivateKey
     audience: str
 
@@ -388,7 +391,7 @@ class Signer:
         # json.dumps writes NaN, Infinity and 400-digit integers as they are: the point.
         payload = json.dumps(claims).encode()
         keys: dict[str, object] = {"ES256": self.ec_key, "HS256": "x" * 32, "none": None}
-        return jwt.api_jws.encode(payload, keys.get(alg, self.rsa_pem), algorithm=alg)  # type: ignore[arg-type]
+        return jwt.api_jws.encode(payload, keys.get(alg, self.rsa_key), algorithm=alg)  # type: ignore[arg-type]
 
     def good(self) -> str:
         now = int(time.time())
@@ -495,7 +498,7 @@ def wild(
         if m in ("GET", "HEAD"):
             return Req(m, f"{url}?{query}", clean(headers), None, mtls)
         content, content_type = body(draw, drawn)
-        if members and content_type == FORM:
+        if members and content_type is not None and content_type.startswith(FORM):
             content = urlencode(members).encode() + (b"&" + content if content else b"")
         if content_type is not None:
             headers[b"Content-Type"] = content_type
@@ -514,17 +517,24 @@ def near(
     pool: Pool,
     bases: st.SearchStrategy[Base],
     cookie: bool = False,
+    signer: Signer | None = None,
 ) -> st.SearchStrategy[Req]:
     """A request that would succeed, with zero to two parameters dropped, replaced, added or
-    repeated; a proper form (or query) with the right credentials."""
+    repeated; a proper form (or query) with the right credentials, whose client assertion
+    (with `signer`) is now and then swapped for a wrong one."""
 
     # Made once: a strategy made at draw time would see the pool grow. Junk twice as often.
     value = st.one_of(st.sampled_from(JUNK), values(pool))
     sid = live(pool.sids)
+    wrong_assertion = assertions(signer) if signer is not None else st.just("")
 
     @st.composite
     def build(draw: st.DrawFn) -> Req:
         params, (headers, members, mtls), note = draw(bases)
+        # Drawn whether or not this base has an assertion: draws must not depend on the pool.
+        swap = draw(st.integers(0, 2)) == 0 and (other := draw(wrong_assertion))
+        if swap and "client_assertion" in members:
+            members = {**members, "client_assertion": other}
         pairs = list({**members, **params}.items())
         # Every mutation draws the same things whatever the base (Hypothesis replays choice
         # sequences, and the base depends on the pool, which grows).
@@ -609,17 +619,19 @@ def ecps_bases(pool: Pool) -> st.SearchStrategy[Base]:
 
 
 def code_bases(pool: Pool, signer: Signer) -> st.SearchStrategy[Base]:
-    def base(entry: tuple[str, str, str]) -> Base:
+    def base(entry: tuple[str, str, str], wrong: str | None) -> Base:
         client, code, verifier = entry
         params = {
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
+            "code_verifier": verifier if wrong is None else wrong,
         }
         return params, right_auth(client, signer), (client, verifier)
 
-    return live(pool.codes).map(base)
+    # A quarter of the exchanges send a wrong verifier: non-ASCII, too short, too long...
+    wrong = st.one_of(st.none(), st.none(), st.none(), st.sampled_from(JUNK), text)
+    return st.builds(base, live(pool.codes), wrong)
 
 
 def refresh_bases(pool: Pool, signer: Signer) -> st.SearchStrategy[Base]:
@@ -659,7 +671,7 @@ def ciba_bases(pool: Pool, signer: Signer) -> st.SearchStrategy[Base]:
         st.sampled_from(CIBA_CLIENTS),
         live(pool.users),
         st.sampled_from(["CARD", "MOBILE"]),
-        st.sampled_from(["60", "120", "1"]),
+        st.sampled_from(["60", "120", "1", "60", "120", "1", "0", "²", "9" * 5000, "-1", ""]),
     )
 
 
@@ -675,6 +687,23 @@ def token_use_bases(pool: Pool, signer: Signer) -> st.SearchStrategy[Base]:
     tokens = st.one_of(live(pool.access_tokens), live(pool.refresh_tokens), live(pool.id_tokens))
     hint = st.sampled_from([None, "access_token", "refresh_token", "x"])
     return st.builds(base, tokens, hint, st.sampled_from(CLIENTS))
+
+
+def assertion_requests(pool: Pool, signer: Signer, meta: dict) -> st.SearchStrategy[Req]:
+    """A refresh or an introspection by psc-testkit-jwt, as is but for a wrong assertion:
+    another algorithm (ES256, HS256, none against its RSA key), or a claim absurd or missing."""
+
+    def build(assertion: str, token: tuple[str, str], refresh: bool) -> Req:
+        form = {"client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
+        if refresh:
+            url = meta["token_endpoint"]
+            form.update(grant_type="refresh_token", refresh_token=token[1])
+        else:
+            url, form["token"] = meta["introspection_endpoint"], token[1]
+        headers = {b"Content-Type": FORM}
+        return Req("POST", url, headers, urlencode(form).encode(), note=("psc-testkit-jwt", ""))
+
+    return st.builds(build, assertions(signer), live(pool.refresh_tokens), st.booleans())
 
 
 def userinfo_bases(pool: Pool) -> st.SearchStrategy[Base]:
@@ -847,7 +876,18 @@ def endpoints(process: SimulatorProcess, meta: dict, pool: Pool, signer: Signer)
         (
             "CIBA",
             wild(post, meta["backchannel_authentication_endpoint"], pool, CIBA_KEYS, auth),
-            near(post, meta["backchannel_authentication_endpoint"], pool, ciba_bases(pool, signer)),
+            near(
+                post,
+                meta["backchannel_authentication_endpoint"],
+                pool,
+                ciba_bases(pool, signer),
+                signer=signer,
+            ),
+        ),
+        (
+            "client assertions",
+            assertion_requests(pool, signer, meta),
+            None,
         ),
         (
             "token",
@@ -861,6 +901,7 @@ def endpoints(process: SimulatorProcess, meta: dict, pool: Pool, signer: Signer)
                     refresh_bases(pool, signer),
                     ciba_poll_bases(pool, signer),
                 ),
+                signer=signer,
             ),
         ),
         (
@@ -871,12 +912,24 @@ def endpoints(process: SimulatorProcess, meta: dict, pool: Pool, signer: Signer)
         (
             "introspection",
             wild(post, meta["introspection_endpoint"], pool, ["token", "token_type_hint"], auth),
-            near(post, meta["introspection_endpoint"], pool, token_use_bases(pool, signer)),
+            near(
+                post,
+                meta["introspection_endpoint"],
+                pool,
+                token_use_bases(pool, signer),
+                signer=signer,
+            ),
         ),
         (
             "revocation",
             wild(post, meta["revocation_endpoint"], pool, ["token", "token_type_hint"], auth),
-            near(post, meta["revocation_endpoint"], pool, token_use_bases(pool, signer)),
+            near(
+                post,
+                meta["revocation_endpoint"],
+                pool,
+                token_use_bases(pool, signer),
+                signer=signer,
+            ),
         ),
         (
             "logout",
@@ -927,8 +980,11 @@ def test_no_request_makes_the_simulator_answer_5xx_or_log_a_traceback(
         sim = Sim(process, http)
         meta = sim.meta
         pool = build_pool(sim, mtls)
+    pem = (process.state_dir / "psc-testkit-jwt.key.pem").read_bytes()
+    rsa_key = serialization.load_pem_private_key(pem, None)
+    assert isinstance(rsa_key, rsa.RSAPrivateKey)
     signer = Signer(
-        (process.state_dir / "psc-testkit-jwt.key.pem").read_bytes(),
+        rsa_key,
         ec.generate_private_key(ec.SECP256R1()),
         process.issuer,
     )
