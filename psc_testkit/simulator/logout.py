@@ -37,8 +37,17 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                 return error(lang, f"id_token_hint is not valid: {exc}")
         client_id = params.get("client_id")
         if hint_claims is not None:
-            aud = hint_claims.get("aud")
-            audiences = aud if isinstance(aud, list) else [aud]
+            # Shapes no ID token has (aud [] or {}, sid []) reach here only unverified (the
+            # logout-hint-not-verified defect): refused like a bad signature, not a 500.
+            aud, sid = hint_claims.get("aud"), hint_claims.get("sid")
+            audiences = [aud] if isinstance(aud, str) or aud is None else aud
+            if not (
+                isinstance(audiences, list)
+                and audiences
+                and all(isinstance(a, str | None) for a in audiences)
+                and isinstance(sid, str | None)
+            ):
+                return error(lang, "id_token_hint is not valid: malformed aud or sid")
             if client_id and client_id not in audiences:
                 return error(lang, "client_id does not match the id_token_hint")
             client_id = client_id or audiences[0]

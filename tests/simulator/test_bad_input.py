@@ -9,10 +9,12 @@ import time
 import uuid
 from urllib.parse import urlencode
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.conftest import client_context, start
 from tests.simulator.flows import query_of
 
 POST_ENDPOINTS = [
@@ -310,3 +312,28 @@ def test_userinfo_errors_that_quote_the_request_keep_the_challenge_header_valid(
     assert repr(name) in response.json()["error_description"]  # the body says it in full
     challenge = response.headers["www-authenticate"]
     assert challenge.isascii() and challenge.count('"') == 6, challenge  # realm, error, text
+
+
+@pytest.fixture(scope="module")
+def unverified_hints():
+    """A simulator that takes id_token_hint unverified (a defect): any claims reach logout."""
+    process = start(["logout-hint-not-verified"])
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"aud": []}, {"aud": {"a": 1}}, {"aud": [["x"]]}, {"aud": 5}, {"sid": []}, {"sid": {}}],
+)
+def test_logout_refuses_an_unverified_hint_of_impossible_shape_with_400(unverified_hints, claims):
+    """Found reading the code: aud [] (IndexError), aud {} or sid [] (unhashable) were
+    500s when the hint is not verified."""
+    hint = jwt.encode(claims, None, algorithm="none")
+    with httpx.Client(verify=client_context(unverified_hints), timeout=10) as http:
+        for extra in ({}, {"post_logout_redirect_uri": "http://127.0.0.1:8080/logged-out"}):
+            response = http.get(
+                unverified_hints.issuer + "/protocol/openid-connect/logout",
+                params={"id_token_hint": hint, **extra},
+            )
+            assert response.status_code == 400, (claims, response.text[:200])
