@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import random
 import secrets
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+import gevent
 import gevent.lock
 import locust.stats
 from locust import FastHttpUser, between, constant_pacing, events, task
@@ -61,29 +63,27 @@ locust.stats.PERCENTILES_TO_REPORT = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0]
 
 class Shared:
     meta: dict | None = None
+    stopping = False  # a broken prerequisite stops the run once
     users: ClassVar[collections.deque[str]] = collections.deque()
     lock = gevent.lock.Semaphore()
 
     @classmethod
-    def ensure(cls, client) -> dict:
+    def ensure(cls, client, browser: LocustBrowser) -> dict:
         with cls.lock:
             if cls.meta is None:
-                with client.get(TARGET.discovery_url, name="discovery", catch_response=True) as r:
-                    if r.status_code != 200:
-                        r.failure(f"HTTP {r.status_code}")
-                        raise StepFailure(f"discovery: HTTP {r.status_code}")
-                    try:
-                        meta = Metadata(loads(r.content))
-                    except (ValueError, TypeError):
-                        r.failure("not a JSON object")
-                        raise StepFailure("discovery: not a JSON object") from None
-                    # No journey sends a secret, a token or a password off the provider's hosts.
-                    refused = Destinations(TARGET).metadata_problems(meta)
-                    if refused:
-                        problem, names = next(iter(refused.items()))
-                        r.failure(problem)
-                        raise StepFailure(f"discovery: {', '.join(names)}: {problem}")
-                    cls.meta = meta
+                r = browser.request("GET", TARGET.discovery_url, name="discovery")
+                if r.status_code != 200:
+                    raise StepFailure(f"discovery: {r.failure()}")
+                try:
+                    meta = Metadata(loads(r.content))
+                except ValueError:
+                    raise StepFailure("discovery: not a JSON object") from None
+                # No journey sends a secret, a token or a password off the provider's hosts.
+                refused = Destinations(TARGET).metadata_problems(meta)
+                if refused:
+                    problem, names = next(iter(refused.items()))
+                    raise StepFailure(f"discovery: {', '.join(names)}: {problem}")
+                cls.meta = meta
                 cls.users.extend(cls._load_users(client))
         return cls.meta
 
@@ -128,11 +128,25 @@ def name_step(method: str, url: str) -> str:
 class Journeys(FastHttpUser):
     abstract = True
     wait_time = between(THINK * 0.5, THINK * 1.5) if THINK else constant_pacing(0)
-    driver = make_driver(TARGET.driver)
+    driver = make_driver(TARGET.driver, TARGET)  # the target: where its logins may go
+    # Per read; the LocustBrowser bounds the whole exchange at three times this, as conformance.
+    network_timeout = TARGET.timeout
+    connection_timeout = TARGET.timeout
 
     def on_start(self) -> None:
-        self.browser = LocustBrowser(self.client, name_step)
-        self.meta = Shared.ensure(self.client)
+        self.browser = LocustBrowser(self.client, name_step, deadline=3 * TARGET.timeout)
+        try:
+            self.meta = Shared.ensure(self.client, self.browser)
+        except StepFailure as exc:
+            # No journey can run without the metadata: one cause, so the run stops, its reason
+            # recorded as a failed flow (in the summary) and said in one line, not per user.
+            self.report_flow("setup", 0.0, exc)
+            if not Shared.stopping:
+                Shared.stopping = True
+                logging.getLogger("psc_testkit.load").error("load stopped: %s", exc)
+                gevent.spawn(self.environment.runner.quit)
+            while True:  # until the runner's quit ends this user (the run time bounds it too)
+                gevent.sleep(1)
 
     def transaction(self, name: str, journey) -> None:
         """Run a journey as one FLOW transaction: its latency, or the failing step's reason."""
@@ -144,11 +158,14 @@ class Journeys(FastHttpUser):
             error = exc
         except Exception as exc:
             error = StepFailure(f"{type(exc).__name__}: {exc}")
+        self.report_flow(name, (time.perf_counter() - started) * 1000, error)
+
+    def report_flow(self, name: str, milliseconds: float, error: Exception | None) -> None:
         self.environment.events.request.fire(
             request_type=res.FLOW,
             name=name,
             context={},
-            response_time=(time.perf_counter() - started) * 1000,
+            response_time=milliseconds,
             response_length=0,
             exception=error,
             response=None,
@@ -175,8 +192,13 @@ class Journeys(FastHttpUser):
         response = self.browser.send(request, name)
         if response.status_code != 200:
             raise StepFailure(f"{name}: HTTP {response.status_code}")
-        body = json.loads(response.content)
-        if "access_token" not in body:
+        try:
+            body = loads(response.content)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise StepFailure(f"{name}: not a JSON object")
+        if not isinstance(body.get("access_token"), str):
             raise StepFailure(f"{name}: no access_token")
         return body
 
@@ -226,7 +248,8 @@ class ReturningUser(Journeys):
         self.transaction("first-login", lambda: self.login(self.user))
 
     def on_stop(self) -> None:
-        Shared.give_back(self.user)
+        if hasattr(self, "user"):  # not when the run stopped during on_start
+            Shared.give_back(self.user)
 
     def silent(self) -> None:
         request = flow.AuthorizationRequest.new(

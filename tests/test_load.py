@@ -92,7 +92,10 @@ def test_flaky_token_endpoint_breaches_availability(tmp_path):
     )
     summary = summary_of(tmp_path)
     availability = summary["availability"]
-    assert availability["attempts"] > 500, availability
+    # The defect fails 1 % of token requests from a seeded generator, so which ones fail is
+    # fixed: enough flows to reach its first failures, whatever the machine's load (a busy
+    # 2-core CI machine drove ~170-300 in the 8 s, an idle one 500+).
+    assert availability["attempts"] > 150, availability
     assert 0.9 < availability["ratio"] < 0.99893
     assert availability["verdict"] == "BREACHED"
     assert result.returncode == 1

@@ -3,8 +3,10 @@ scenarios log in with the very drivers the conformance suite uses."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+import gevent
 import httpx
 
 from psc_testkit.flow import HttpRequest
@@ -14,12 +16,22 @@ class Response:
     """The part of httpx.Response the drivers and flow steps read."""
 
     def __init__(
-        self, status: int, headers: list[tuple[str, str]], content: bytes, url: str
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        content: bytes,
+        url: str,
+        problem: str | None = None,
     ) -> None:
         self.status_code = status
         self.headers = httpx.Headers(headers)
         self.content = content
         self.url = httpx.URL(url)
+        self.problem = problem  # why there is no usable response (status 0), in a few words
+
+    def failure(self) -> str:
+        """What went wrong with this exchange, for a step's message."""
+        return self.problem or f"HTTP {self.status_code}"
 
     @property
     def text(self) -> str:
@@ -34,13 +46,36 @@ class StepFailure(Exception):
     """A step of a flow failed; the message says which and why."""
 
 
+class ExchangeDeadline(TimeoutError):
+    """The whole exchange took too long. A TimeoutError, so Locust records the request as
+    failed with this reason (an OSError is among the failures its session catches)."""
+
+
+MAX_BODY = 10 * 1024 * 1024  # as the conformance suite's clients
+PIECE = 64 * 1024
+
+
 class LocustBrowser:
     """GET/POST through Locust, each request named by its step (`namer(method, url)`), never
-    following redirects (the code is read from Location), HTTP errors counted as failures."""
+    following redirects (the code is read from Location), HTTP errors counted as failures.
 
-    def __init__(self, session, namer: Callable[[str, str], str]) -> None:
+    Bounded as the conformance suite's clients are: bodies are asked for uncompressed
+    (`Accept-Encoding: identity`; geventhttpclient would otherwise inflate a bomb whole) and
+    read here piece by piece up to MAX_BODY, and the whole exchange, headers included, must end
+    within `deadline` seconds (geventhttpclient's timeouts are per read: a drip never trips
+    them). The time spent reading the body is added to the request's response time."""
+
+    def __init__(
+        self,
+        session,
+        namer: Callable[[str, str], str],
+        deadline: float = 30.0,
+        max_body: int = MAX_BODY,
+    ) -> None:
         self.session = session
         self.namer = namer
+        self.deadline = deadline
+        self.max_body = max_body
 
     def request(
         self,
@@ -51,22 +86,55 @@ class LocustBrowser:
         data: dict | None = None,
         headers: dict | None = None,
     ) -> Response:
-        with self.session.request(
-            method,
-            url,
-            name=name or self.namer(method, url),
-            data=data,
-            headers=headers,
-            allow_redirects=False,
-            catch_response=True,
-        ) as r:
+        limit = ExchangeDeadline(f"response not complete after {self.deadline:g} s")
+        with (
+            gevent.Timeout(self.deadline, limit),
+            self.session.request(
+                method,
+                url,
+                name=name or self.namer(method, url),
+                data=data,
+                headers={**(headers or {}), "Accept-Encoding": "identity"},
+                allow_redirects=False,
+                catch_response=True,
+                stream=True,
+            ) as r,
+        ):
             status = r.status_code or 0
-            if status == 0 or status >= 400:
-                r.failure(f"HTTP {status}" if status else f"no response: {r.error}")
+            body, problem = b"", None
+            if status:
+                started = time.perf_counter()
+                body, problem = self._body(r)
+                r.request_meta["response_time"] += (time.perf_counter() - started) * 1000
+                r.request_meta["response_length"] = len(body)
+            if status == 0:
+                problem = f"no response: {r.error}"
+                r.failure(problem)
+            elif problem is not None:
+                r.failure(problem)
+                status = 0  # the drivers and steps see a failed exchange, not a partial body
+            elif status >= 400:
+                r.failure(f"HTTP {status}")
             else:
                 r.success()
             headers = list(r.headers.items()) if r.headers else []
-            return Response(status, headers, r.content or b"", url)
+            return Response(status, headers, body, url, problem)
+
+    def _body(self, r) -> tuple[bytes, str | None]:
+        """The body, read piece by piece; or why it was refused."""
+        coding = (r.headers.get("content-encoding") or "identity").strip().lower()
+        if coding != "identity":
+            return b"", f"body sent as {coding[:40]} though identity was asked"
+        pieces, size = [], 0
+        try:
+            for piece in r.iter_content(PIECE, decode_content=False):
+                size += len(piece)
+                if size > self.max_body:
+                    return b"", f"body over {self.max_body // (1024 * 1024)} MB"
+                pieces.append(piece)
+        except (ExchangeDeadline, OSError) as exc:
+            return b"", str(exc) or type(exc).__name__
+        return b"".join(pieces), None
 
     def get(self, url: str, params: dict | None = None) -> Response:
         if params:
