@@ -9,7 +9,6 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from urllib.parse import unquote_plus
 
 import jwt
@@ -22,6 +21,7 @@ from psc_testkit.simulator.defects import ActiveDefects
 from psc_testkit.simulator.http import OAuthError
 from psc_testkit.simulator.keys import b64url
 from psc_testkit.simulator.settings import ClientSettings
+from psc_testkit.simulator.state import StateDir
 from psc_testkit.simulator.tls import LocalCA, subject_dn
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -61,14 +61,14 @@ class Client:
 
 
 def build_clients(
-    settings: tuple[ClientSettings, ...], state_dir: Path, ca: LocalCA | None
+    settings: tuple[ClientSettings, ...], state: StateDir, ca: LocalCA | None
 ) -> dict[str, Client]:
-    """Create the registry; write the generated client keys and certificates to `state_dir`."""
+    """Create the registry; write the generated client keys and certificates to `state`."""
     clients: dict[str, Client] = {}
     for cs in settings:
         if cs.auth_method == "private_key_jwt":
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            path = state_dir / f"{cs.client_id}.key.pem"
+            path = state.file(f"{cs.client_id}.key.pem")
             path.write_bytes(
                 key.private_bytes(
                     serialization.Encoding.PEM,
@@ -83,7 +83,7 @@ def build_clients(
                 continue  # mTLS needs TLS: without --tls the client is not registered
             issued = ca.issue_client(cs.client_id)
             issued.write(
-                state_dir / f"{cs.client_id}.cert.pem", state_dir / f"{cs.client_id}.key.pem"
+                state.file(f"{cs.client_id}.cert.pem"), state.file(f"{cs.client_id}.key.pem")
             )
             clients[cs.client_id] = Client(cs, tls_subject_dn=subject_dn(issued.cert))
         else:

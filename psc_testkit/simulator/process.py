@@ -3,13 +3,16 @@ conformance runner, load runs and benchmarks alike."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from psc_testkit.child import AnnouncingChild, ChildStartError
+from psc_testkit.simulator.state import PREFIX
 
 
 class SimulatorStartError(ChildStartError):
@@ -30,7 +33,9 @@ class SimulatorProcess:
     child: AnnouncingChild | None = None
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "psc_testkit", "simulator", "--host", "127.0.0.1"]
+        # The simulator's own entry point (command.py): its options (--keep-state...) live
+        # there, whatever `psc-testkit simulator` accepts.
+        cmd = [sys.executable, "-m", "psc_testkit.simulator", "--host", "127.0.0.1"]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
         if self.tls is not None:
@@ -84,8 +89,18 @@ class SimulatorProcess:
         return f"{scheme}://{rest.split('/', 1)[0]}"
 
     def stop(self) -> None:
-        if self.child is not None:
-            self.child.stop()
+        if self.child is None:
+            return
+        self.child.stop()
+        # The simulator removes its state folder as it exits; one killed (SIGKILL after the
+        # grace period) cannot, so its temp folder goes from here. Only that one: not a
+        # --state-dir of the caller's, not one asked to be kept.
+        state = self.info.get("state")
+        command = self.command()
+        if state and "--keep-state" not in command and "--state-dir" not in command:
+            path = Path(state)
+            if path.name.startswith(PREFIX) and path.parent == Path(tempfile.gettempdir()):
+                shutil.rmtree(path, ignore_errors=True)
 
     def __enter__(self) -> SimulatorProcess:
         return self.start()

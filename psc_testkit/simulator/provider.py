@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 from functools import cached_property
-from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -17,6 +16,7 @@ from psc_testkit.simulator.clock import Clock
 from psc_testkit.simulator.defects import ActiveDefects
 from psc_testkit.simulator.keys import KeySet, at_hash, rsa_public_jwk
 from psc_testkit.simulator.settings import SimulatorSettings
+from psc_testkit.simulator.state import StateDir
 from psc_testkit.simulator.store import (
     AccessToken,
     AuthRequest,
@@ -82,7 +82,7 @@ class Provider:
         settings: SimulatorSettings,
         endpoints: Endpoints,
         defects: ActiveDefects,
-        state_dir: Path,
+        state: StateDir,
         ca: LocalCA | None,
     ) -> None:
         self.settings = settings
@@ -96,7 +96,7 @@ class Provider:
         self.keys = KeySet()
         self.annuaire = Annuaire(settings.seed, settings.population)
         self.store = Store()
-        self.clients: dict[str, Client] = build_clients(settings.clients, state_dir, ca)
+        self.clients: dict[str, Client] = build_clients(settings.clients, state, ca)
         audiences = {
             endpoints.issuer,
             endpoints.token,

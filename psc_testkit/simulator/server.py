@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import ssl
 import sys
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -17,6 +19,7 @@ from psc_testkit.simulator.app import by_port, issuer_app, wallet_app
 from psc_testkit.simulator.defects import ActiveDefects
 from psc_testkit.simulator.provider import REALM_PATH, Endpoints, Provider
 from psc_testkit.simulator.settings import SimulatorSettings
+from psc_testkit.simulator.state import StateDir
 from psc_testkit.simulator.tls import LocalCA
 
 SWEEP_EVERY = 30.0
@@ -53,6 +56,7 @@ class Running:
     provider: Provider
     server: uvicorn.Server
     lines: list[str]
+    state: StateDir
 
 
 def _url_host(host: str) -> str:
@@ -67,11 +71,36 @@ def build(
     wallet_port: int = 0,
     defects: ActiveDefects | None = None,
     state_dir: Path | None = None,
+    keep_state: bool = False,
 ) -> tuple[Running, list[socket.socket]]:
-    state = state_dir or Path(tempfile.mkdtemp(prefix="psc-simulator-"))
-    state.mkdir(parents=True, exist_ok=True)
-    issuer_sock, wallet_sock = _listen(host, port), _listen(host, wallet_port)
-    issuer_port, wallet_bound = issuer_sock.getsockname()[1], wallet_sock.getsockname()[1]
+    """Bind both listeners, then write keys and certificates: a port already taken leaves no
+    state folder behind, and neither does any later failure of the build."""
+    issuer_sock = _listen(host, port)
+    try:
+        wallet_sock = _listen(host, wallet_port)
+    except OSError:
+        issuer_sock.close()
+        raise
+    sockets = [issuer_sock, wallet_sock]
+    state = StateDir(state_dir, keep=keep_state)
+    try:
+        running = _build(settings, host, sockets, defects, state)
+    except BaseException:
+        state.remove()
+        for sock in sockets:
+            sock.close()
+        raise
+    return running, sockets
+
+
+def _build(
+    settings: SimulatorSettings,
+    host: str,
+    sockets: list[socket.socket],
+    defects: ActiveDefects | None,
+    state: StateDir,
+) -> Running:
+    issuer_port, wallet_bound = (sock.getsockname()[1] for sock in sockets)
     scheme = "https" if settings.tls else "http"
     endpoints = Endpoints(
         issuer=f"{scheme}://{_url_host(host)}:{issuer_port}{REALM_PATH}",
@@ -81,15 +110,16 @@ def build(
     ssl_options: dict = {}
     if settings.tls:
         ca = LocalCA()
-        (state / "ca.pem").write_bytes(ca.pem())
-        hosts = [host, "localhost", "127.0.0.1"] if host not in ("localhost",) else [host]
-        ca.issue_server(list(dict.fromkeys(hosts))).write(
-            state / "server.cert.pem", state / "server.key.pem"
+        ca_file, cert_file, key_file = (
+            state.file(name) for name in ("ca.pem", "server.cert.pem", "server.key.pem")
         )
+        ca_file.write_bytes(ca.pem())
+        hosts = [host, "localhost", "127.0.0.1"] if host not in ("localhost",) else [host]
+        ca.issue_server(list(dict.fromkeys(hosts))).write(cert_file, key_file)
         ssl_options = {
-            "ssl_certfile": str(state / "server.cert.pem"),
-            "ssl_keyfile": str(state / "server.key.pem"),
-            "ssl_ca_certs": str(state / "ca.pem"),
+            "ssl_certfile": str(cert_file),
+            "ssl_keyfile": str(key_file),
+            "ssl_ca_certs": str(ca_file),
             # Ask every client for a certificate, require none: mTLS clients present theirs.
             "ssl_cert_reqs": ssl.CERT_OPTIONAL,
         }
@@ -108,9 +138,9 @@ def build(
     )
     lines = [f"issuer={endpoints.issuer}", f"wallet={endpoints.authorization}"]
     if ca is not None:
-        lines.append(f"ca={state / 'ca.pem'}")
-    lines.append(f"state={state}")  # always last: a launcher reads up to this line
-    return Running(provider, uvicorn.Server(config), lines), [issuer_sock, wallet_sock]
+        lines.append(f"ca={state.path / 'ca.pem'}")
+    lines.append(f"state={state.path}")  # always last: a launcher reads up to this line
+    return Running(provider, uvicorn.Server(config), lines, state)
 
 
 async def _sweeper(provider: Provider) -> None:
@@ -139,8 +169,39 @@ async def serve(running: Running, sockets: list[socket.socket]) -> None:
             task.cancel()
 
 
+class Terminated(BaseException):
+    """SIGTERM, once uvicorn has shut down gracefully and handed the signal back (a
+    BaseException, like KeyboardInterrupt, so no `except Exception` swallows it)."""
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
 def run(settings: SimulatorSettings, **options: object) -> None:
-    running, sockets = build(settings, **options)  # type: ignore[arg-type]
+    """Serve until SIGINT or SIGTERM, then remove the state folder (unless keep_state).
+
+    uvicorn catches both signals to shut down gracefully, then raises them again once it has:
+    SIGINT as KeyboardInterrupt, SIGTERM through the handler installed here, so that either
+    way the `finally` below runs. SIGTERM is then raised again with its default action, so the
+    parent still sees the process end by that signal.
+    """
     import uvloop
 
-    uvloop.run(serve(running, sockets))
+    main = threading.current_thread() is threading.main_thread()  # signals: main thread only
+    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
+    running: Running | None = None
+    terminated = False
+    try:
+        running, sockets = build(settings, **options)  # type: ignore[arg-type]
+        uvloop.run(serve(running, sockets))
+    except Terminated:
+        terminated = True
+    finally:
+        if running is not None:
+            running.state.remove()
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)

@@ -1,0 +1,114 @@
+"""The simulator's command line: `python -m psc_testkit.simulator [options]`, which is what
+SimulatorProcess starts, and what `psc-testkit simulator` runs once cli.py delegates to it
+(`add_arguments(subparser)`, then `run(args)`). Its options live here, beside the simulator.
+
+Only the standard library is imported at module level: `psc-testkit --help` builds this parser
+and must stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_PROFILE = Path("targets/simulator.toml")
+DESCRIPTION = (
+    "Run the embedded PSC simulator. On start it prints `issuer=<url>`, `wallet=<url>`, with "
+    "--tls `ca=<path>`, and last `state=<dir>` (generated client keys and certificates), one "
+    "per line. The state folder is removed when the simulator stops, unless --keep-state."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The simulator's options, on `parser` (its own, or cli.py's `simulator` subcommand)."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, default=0, help="issuer port (default 0: a free port)")
+    parser.add_argument("--wallet-port", type=int, default=0, help="authorization host port")
+    parser.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve HTTPS with a local CA generated at start (default: from the profile)",
+    )
+    parser.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start with this defect injected (repeatable); see --list-defects",
+    )
+    parser.add_argument("--list-defects", action="store_true", help="list the defects and exit")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the synthetic directory")
+    parser.add_argument("--population", type=int, default=None, help="number of professionals")
+    parser.add_argument("--ecps-delay", type=float, default=None, help="e-CPS approval delay (s)")
+    parser.add_argument("--config", default=None, help=f"profile (default {DEFAULT_PROFILE})")
+    parser.add_argument("--state-dir", default=None, help="where to write keys and certificates")
+    parser.add_argument(
+        "--keep-state",
+        action="store_true",
+        default=False,
+        help="keep the state folder (keys, certificates, the CA's private key) on exit; "
+        "by default it is removed",
+    )
+
+
+def _profile(explicit: str | None) -> Path:
+    for candidate in (explicit, os.environ.get("PSC_SIMULATOR_CONFIG")):
+        if candidate:
+            return Path(candidate)
+    if DEFAULT_PROFILE.exists():
+        return DEFAULT_PROFILE
+    raise SystemExit(
+        f"psc-testkit simulator: no profile at {DEFAULT_PROFILE}; "
+        "run from the project folder or pass --config FILE"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the simulator with parsed options; the exit code (2: usage or profile error)."""
+    from psc_testkit.simulator import defects as defect_registry
+
+    if args.list_defects:
+        print(defect_registry.listing())
+        return 0
+    from psc_testkit.simulator.server import run as serve
+    from psc_testkit.simulator.settings import SettingsError, load_settings
+
+    try:
+        active = defect_registry.ActiveDefects(args.defect)
+        settings = load_settings(
+            _profile(args.config),
+            seed=args.seed,
+            tls=args.tls,
+            population=args.population,
+            ecps_approval_delay=args.ecps_delay,
+        )
+    except (SettingsError, defect_registry.UnknownDefect) as exc:
+        print(f"psc-testkit simulator: {exc}", file=sys.stderr)
+        return 2
+    try:
+        serve(
+            settings,
+            host=args.host,
+            port=args.port,
+            wallet_port=args.wallet_port,
+            defects=active,
+            state_dir=Path(args.state_dir) if args.state_dir else None,
+            keep_state=getattr(args, "keep_state", False),
+        )
+    except OSError as exc:
+        print(f"psc-testkit simulator: cannot listen on {args.host}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="psc-testkit simulator", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
