@@ -3,6 +3,8 @@ conformance runner, load runs and benchmarks alike."""
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,10 @@ from types import TracebackType
 
 from psc_testkit.child import AnnouncingChild, ChildStartError
 from psc_testkit.simulator.state import PREFIX
+
+# More options for every simulator started here, e.g. PSC_SIMULATOR_ARGS=--awkward-secrets:
+# a whole conformance run, load run or self-test against a variant, with no profile field.
+ARGS_VARIABLE = "PSC_SIMULATOR_ARGS"
 
 
 class SimulatorStartError(ChildStartError):
@@ -42,7 +48,7 @@ class SimulatorProcess:
             cmd.append("--tls" if self.tls else "--no-tls")
         for name in self.defects:
             cmd += ["--defect", name]
-        return cmd + self.extra_args
+        return cmd + self.extra_args + shlex.split(os.environ.get(ARGS_VARIABLE, ""))
 
     def start(self) -> SimulatorProcess:
         self.child = AnnouncingChild(
