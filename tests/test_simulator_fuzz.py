@@ -38,7 +38,15 @@ from hypothesis import strategies as st
 
 from psc_testkit.simulator.process import SimulatorProcess
 from tests.conftest import client_context
-from tests.simulator.flows import LOGGED_OUT_URI, REDIRECT_URI, SECRETS, TX, Sim, pkce_pair
+from tests.simulator.flows import (
+    LOGGED_OUT_URI,
+    REDIRECT_URI,
+    SECRETS,
+    TX,
+    Sim,
+    pkce_pair,
+    query_of,
+)
 
 SEED = 20261201  # change it to draw other requests (and say so in the commit)
 EXAMPLES = 150  # per kind (wild, near-valid) and endpoint: ~3,150 requests in all
@@ -224,7 +232,7 @@ def build_pool(sim: Sim, mtls: httpx.Client) -> Pool:
         pool.tx_notes[tx] = ("psc-testkit-basic", params["_verifier"])
         if i % 2:
             pending = sim.login(page, pool.users[10 + i], method="ecps")
-            pool.txs.append(pending.headers["location"].split("tx=", 1)[1])
+            pool.txs.append(query_of(pending.headers["location"])["tx"])
     for i in range(4):
         started = sim.back(
             "backchannel_authentication_endpoint",

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from psc_testkit.simulator.clients import Client
 from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, parse_uint, read_form
 from psc_testkit.simulator.provider import Provider
-from psc_testkit.simulator.store import Pending, new_id
+from psc_testkit.simulator.store import Pending
 
 CHANNELS = {"CARD": "CARD", "MOBILE": "MOBILE"}
 
@@ -67,7 +67,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         except OAuthError as exc:
             return exc.response()
         now = p.now()
-        auth_req_id = new_id(32)
+        auth_req_id = p.new_secret("auth_req_ids", 32)
         p.store.pending[auth_req_id] = Pending(
             key=auth_req_id,
             user=user,

@@ -54,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the state folder (keys, certificates, the CA's private key) on exit; "
         "by default it is removed",
     )
+    parser.add_argument(
+        "--awkward-secrets",
+        action="store_true",
+        default=None,
+        help="every opaque value issued (codes, refresh tokens, session ids and cookies, tx, "
+        "auth_req_id) contains + / = & %% \\ and non-ASCII characters: tests their encoding "
+        "and redaction",
+    )
 
 
 def _profile(explicit: str | None) -> Path:
@@ -86,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             tls=args.tls,
             population=args.population,
             ecps_approval_delay=args.ecps_delay,
+            awkward_secrets=getattr(args, "awkward_secrets", None),
         )
     except (SettingsError, defect_registry.UnknownDefect) as exc:
         print(f"psc-testkit simulator: {exc}", file=sys.stderr)

@@ -6,13 +6,16 @@ POST /_simulator/clock    {"advance": s}    move the provider's clock forward (0
 POST /_simulator/phone    {"login_hint": idNat, "decision": "approve"|"deny"|"ignore"}
 POST /_simulator/rotate-keys                 new signing key; the old one stays in the JWKS
 GET  /_simulator/defects                     the defects this instance runs with
-GET  /_simulator/issued                      every secret it issued (codes, tokens, session
-                                             cookies…) and who logged in: for redaction audits
+GET  /_simulator/issued                      every secret it issued, spent or not (codes,
+                                             tokens, session cookies and ids, tx and auth_req_id,
+                                             up to 10,000 of each) and who logged in: for
+                                             redaction audits
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,6 +23,7 @@ from starlette.routing import Route
 
 from psc_testkit.simulator.http import OAuthError, query_params, read_body
 from psc_testkit.simulator.provider import Provider
+from psc_testkit.simulator.store import cookie_value
 
 DECISIONS = {"approve", "deny", "ignore"}
 
@@ -86,7 +90,15 @@ def routes(p: Provider) -> list[Route]:
 
     async def issued(request: Request) -> Response:
         store = p.store
-        users = {s.user.id_nat: s.user for s in store.sessions.values()}
+
+        def every(kind: str, live: Iterable[str]) -> list[str]:
+            """What was issued of `kind`, spent or not, then what the tables still hold (a
+            defect's value made elsewhere), each once."""
+            return list(dict.fromkeys([*store.issued.get(kind, ()), *live]))
+
+        sids = every("session_ids", store.sessions)
+        users = dict(store.logged_in)
+        users.update({s.user.id_nat: s.user for s in store.sessions.values()})
         users.update(
             {
                 t.grant.session.user.id_nat: t.grant.session.user
@@ -95,11 +107,22 @@ def routes(p: Provider) -> list[Route]:
         )
         return JSONResponse(
             {
-                "codes": list(store.codes),
-                "access_tokens": list(store.access_tokens),
-                "refresh_tokens": list(store.refresh_tokens),
-                "session_cookies": list(store.sessions),
-                "transactions": list(store.transactions) + list(store.pending),
+                "codes": every("codes", store.codes),
+                "access_tokens": every("access_tokens", store.access_tokens),
+                "refresh_tokens": every("refresh_tokens", store.refresh_tokens),
+                # As the Set-Cookie header carries them (percent-encoded where RFC 6265
+                # requires); session_ids as the tokens' sid and session_state carry them.
+                "session_cookies": list(dict.fromkeys(cookie_value(sid) for sid in sids)),
+                "session_ids": sids,
+                # The login pages' tx and CIBA's auth_req_id (both keys of store.pending).
+                "transactions": list(
+                    dict.fromkeys(
+                        [
+                            *every("transactions", store.transactions),
+                            *every("auth_req_ids", store.pending),
+                        ]
+                    )
+                ),
                 "client_secrets": [
                     c.settings.client_secret for c in p.clients.values() if c.settings.client_secret
                 ],
@@ -107,6 +130,7 @@ def routes(p: Provider) -> list[Route]:
                     {"idNat": u.id_nat, "given_name": u.given_name, "family_name": u.family_name}
                     for u in users.values()
                 ],
+                "awkward_secrets": p.settings.awkward_secrets,
             }
         )
 

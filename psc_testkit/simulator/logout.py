@@ -69,7 +69,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             first = next(iter(p.clients.values()), None)
             uris = first.settings.post_logout_redirect_uris if first else []
             redirect = uris[0] if uris else None
-        cookie_session = p.live_session(request.cookies.get(SESSION_COOKIE))
+        cookie_session = p.cookie_session(request.cookies)
         confirmed = params.get("confirm") == "yes" or "logout-without-confirmation" in p.defects
         if hint_claims is None and not confirmed:
             # Without an id_token_hint the OP asks the user (RP-Initiated Logout §2).

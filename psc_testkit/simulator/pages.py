@@ -6,6 +6,7 @@ Plain server-rendered forms: a browser, the `html_form` driver and a person read
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 TEXT = {
     "fr": {
@@ -90,9 +91,11 @@ def ecps_wait(lang: str, tx: str) -> str:
     # Polls the status and reloads once when the phone answered; the meta refresh is for
     # browsers without JS only: both at once could reload twice, and the second reload would
     # find the transaction already used.
+    # Percent-encoded, the tx is only ASCII letters, digits, "%-._~": safe in the script's
+    # string and its URL alike (HTML escaping would stay literal inside <script>).
     script = (
         "<script>const p=setInterval(async()=>{const r=await fetch('/auth/ecps/status?tx="
-        f"{escape(tx)}');const s=(await r.json()).status;"
+        f"{quote(tx, safe='')}');const s=(await r.json()).status;"
         "if(s!=='pending'){clearInterval(p);location.reload()}},1000)</script>"
     )
     return _page(

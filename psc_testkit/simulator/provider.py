@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.responses import Response
 
 from psc_testkit.simulator import claims as psc_claims
 from psc_testkit.simulator.annuaire import Annuaire
@@ -18,6 +20,7 @@ from psc_testkit.simulator.keys import KeySet, at_hash, rsa_public_jwk
 from psc_testkit.simulator.settings import SimulatorSettings
 from psc_testkit.simulator.state import StateDir
 from psc_testkit.simulator.store import (
+    AWKWARD,
     AccessToken,
     AuthRequest,
     Code,
@@ -26,7 +29,9 @@ from psc_testkit.simulator.store import (
     RefreshToken,
     Session,
     Store,
+    cookie_value,
     new_id,
+    sid_of_cookie,
 )
 from psc_testkit.simulator.tls import LocalCA
 
@@ -113,6 +118,13 @@ class Provider:
     def now(self) -> float:
         return self.clock.now()
 
+    def new_secret(self, kind: str, nbytes: int) -> str:
+        """An opaque value of `kind` (a key of store.AWKWARD) to hand out, awkward with
+        --awkward-secrets, remembered for GET /_simulator/issued."""
+        value = new_id(nbytes, AWKWARD[kind] if self.settings.awkward_secrets else "")
+        self.store.remember(kind, value)
+        return value
+
     @cached_property
     def extra_jwk(self) -> dict:
         """An unrelated RSA public key, for JWKS defects that publish one more key."""
@@ -135,6 +147,17 @@ class Provider:
             return None
         return session
 
+    def cookie_session(self, cookies: Mapping[str, str]) -> Session | None:
+        """The live SSO session the request's session cookie names, if any."""
+        return self.live_session(sid_of_cookie(cookies.get(SESSION_COOKIE)))
+
+    def set_session_cookie(self, response: Response, session: Session) -> None:
+        # The sid percent-encoded where RFC 6265 does not allow its characters (awkward ids).
+        value = cookie_value(session.sid)
+        response.set_cookie(
+            SESSION_COOKIE, value, httponly=True, secure=self.tls, samesite="lax", path="/"
+        )
+
     def session_alive(self, session: Session) -> bool:
         now = self.now()
         s = self.settings
@@ -150,8 +173,9 @@ class Provider:
         now = self.now()
         user = self.annuaire.get(user_id_nat)
         assert user is not None
-        session = Session(new_id(24), user, auth_mode, int(now), now, now)
+        session = Session(self.new_secret("session_ids", 24), user, auth_mode, int(now), now, now)
         self.store.sessions[session.sid] = session
+        self.store.logged_in[user.id_nat] = user
         return session
 
     def subject(self, session: Session) -> str:
@@ -183,13 +207,14 @@ class Provider:
     # Codes and tokens -------------------------------------------------------------------------
 
     def issue_code(self, request: AuthRequest, session: Session) -> str:
-        value = new_id(32)
+        value = self.new_secret("codes", 32)
         if self.defects:
             if "code-short" in self.defects:
                 value = new_id(11)
             if "code-low-entropy" in self.defects:
                 self._code_counter = getattr(self, "_code_counter", 0) + 1
                 value = f"{self._code_counter:043d}"
+            self.store.remember("codes", value)
         self.store.codes[value] = Code(
             value, request, session, self.now() + self.settings.code_lifetime
         )
@@ -246,6 +271,7 @@ class Provider:
         token = AccessToken(jti, access_token, grant, access_claims, iat + s.access_token_lifetime)
         if not (refresh_parent is not None and "refreshed-access-token-unusable" in self.defects):
             self.store.access_tokens[access_token] = token
+        self.store.remember("access_tokens", access_token)
         grant.access_jtis.add(jti)
 
         # The refresh token dies with the session: at most its idle time, never past its maximum.
@@ -253,9 +279,10 @@ class Provider:
         if refresh_parent is not None and "refresh-not-rotated" in self.defects:
             refresh = refresh_parent
         else:
-            value = new_id(32)
+            value = self.new_secret("refresh_tokens", 32)
             if "refresh-token-control-character" in self.defects:
                 value = value[:20] + "\t" + value[20:]
+                self.store.remember("refresh_tokens", value)
             refresh = RefreshToken(value, grant, now, refresh_exp)
             self.store.refresh_tokens[refresh.value] = refresh
             if refresh_parent is not None:

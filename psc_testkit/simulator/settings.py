@@ -43,6 +43,8 @@ class SimulatorSettings:
     code_lifetime: int = 60
     ciba_expires_in: int = 120
     ciba_interval: int = 5
+    # Every opaque value issued holds + / = & % \ and non-ASCII characters (--awkward-secrets).
+    awkward_secrets: bool = False
     clients: tuple[ClientSettings, ...] = field(default_factory=tuple)
 
 

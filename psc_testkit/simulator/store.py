@@ -7,13 +7,48 @@ drops what has expired so a long load test does not grow memory without bound.
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from dataclasses import dataclass, field
+from urllib.parse import quote, unquote
 
 from psc_testkit.simulator.annuaire import Professional
 
+# --awkward-secrets puts characters that break naive encoding, decoding and redaction in every
+# opaque value (query and form separators, base64 and percent signs, a "%2F" that a second
+# decoding would turn into "/", a backslash, non-ASCII in two widths), as many as the value's
+# own specification allows, so the simulator stays a conforming provider:
+AWKWARD = {
+    # Nothing restricts these: the SSO session id (cookie, sid, session_state) and the login
+    # pages' tx.
+    "session_ids": "+/=&%2F\\é€",
+    "transactions": "+/=&%2F\\é€",
+    # RFC 6749 Appendix A.11 and A.17: code and refresh-token = 1*VSCHAR (%x20-7E), ASCII.
+    "codes": "+/=&%2F\\",
+    "refresh_tokens": "+/=&%2F\\",
+    # CIBA Core §7.3: "The OpenID Provider MUST restrict the characters used [in auth_req_id]
+    # to 'A'-'Z', 'a'-'z', '0'-'9', '.', '-' and '_'": "." is all that is left to add.
+    "auth_req_ids": ".",
+}
+# RFC 6265 cookie-octets that Python's cookie writer leaves unquoted, minus "%" (the escape):
+# "+" and "&" stay as they are in the session cookie, the rest is percent-encoded.
+COOKIE_SAFE = "!#$&'*+-.^_`|~:"
+ISSUED_KEPT = 10_000  # per kind: a redaction audit's run fits, a load test cannot grow it
 
-def new_id(nbytes: int = 32) -> str:
-    return secrets.token_urlsafe(nbytes)
+
+def new_id(nbytes: int = 32, awkward: str = "") -> str:
+    """A random url-safe value of `nbytes` bytes of entropy, with `awkward` inside it."""
+    value = secrets.token_urlsafe(nbytes)
+    return f"{value[:6]}{awkward}{value[6:]}" if awkward else value
+
+
+def cookie_value(sid: str) -> str:
+    """The session id as the session cookie carries it (RFC 6265 §4.1.1 cookie-octets)."""
+    return quote(sid, safe=COOKIE_SAFE)
+
+
+def sid_of_cookie(value: str | None) -> str | None:
+    """The session id a session cookie names ("%ff" and other junk decode to no session)."""
+    return unquote(value) if value else None
 
 
 @dataclass(slots=True)
@@ -118,6 +153,16 @@ class Store:
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.assertion_jtis: dict[str, float] = {}
         self.phone_decisions: dict[str, str] = {}
+        # Every secret issued, spent or not (the tables above forget used codes, tx and ended
+        # sessions), and who logged in: what GET /_simulator/issued lists for redaction audits.
+        self.issued: dict[str, deque[str]] = {}
+        self.logged_in: dict[str, Professional] = {}
+
+    def remember(self, kind: str, value: str) -> None:
+        kept = self.issued.get(kind)
+        if kept is None:
+            kept = self.issued[kind] = deque(maxlen=ISSUED_KEPT)
+        kept.append(value)
 
     def sweep(self, now: float, session_max: int, session_idle: int) -> int:
         """Drop expired entries; return how many were dropped."""

@@ -8,7 +8,7 @@ client's redirect_uri with `error`, `error_description`, `state` and `iss` (RFC 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jwt
 from starlette.requests import Request
@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from psc_testkit.simulator import pages
 from psc_testkit.simulator.http import OAuthError, parse_uint, query_params, read_form
-from psc_testkit.simulator.provider import SESSION_COOKIE, Provider
-from psc_testkit.simulator.store import AuthRequest, Pending, Session, new_id
+from psc_testkit.simulator.provider import Provider
+from psc_testkit.simulator.store import AuthRequest, Pending, Session
 
 PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -220,14 +220,14 @@ def routes(p: Provider) -> list[Route]:
         except Redirectable as exc:
             return fail(auth_request, exc.error, exc.description)
 
-        session = p.live_session(request.cookies.get(SESSION_COOKIE))
+        session = p.cookie_session(request.cookies)
         if session is not None and not needs_login(auth_request, session, hint_sub):
             return succeed(auth_request, session)
         if "none" in auth_request.prompt and not (
             session is None and "prompt-none-shows-login" in p.defects
         ):
             return fail(auth_request, "login_required", "the user must authenticate")
-        tx = new_id(16)
+        tx = p.new_secret("transactions", 16)
         p.store.transactions[tx] = auth_request
         return _html(pages.login(lang, tx, auth_request.login_hint))
 
@@ -290,14 +290,12 @@ def routes(p: Provider) -> list[Route]:
         )
         p.store.pending[tx] = pending
         del p.store.transactions[tx]
-        return RedirectResponse(f"/auth/ecps?tx={tx}", 303, headers=NO_CACHE)
+        return RedirectResponse(f"/auth/ecps?tx={quote(tx, safe='')}", 303, headers=NO_CACHE)
 
     def complete(auth_request: AuthRequest, id_nat: str, auth_mode: str) -> Response:
         session = p.open_session(id_nat, auth_mode)
         response = succeed(auth_request, session)
-        response.set_cookie(
-            SESSION_COOKIE, session.sid, httponly=True, secure=p.tls, samesite="lax", path="/"
-        )
+        p.set_session_cookie(response, session)
         return response
 
     def tx_of(request: Request) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import re
 import secrets
 import time
@@ -112,7 +113,7 @@ class Sim:
 
     def login(self, page: httpx.Response, id_nat: str, method: str = "cps") -> httpx.Response:
         assert page.status_code == 200, page.text
-        tx = TX.search(page.text).group(1)
+        tx = html.unescape(TX.search(page.text).group(1))  # "&" is "&amp;" in the page
         return self.http.post(
             self.wallet_origin + "/auth/login", data={"tx": tx, "method": method, "idNat": id_nat}
         )

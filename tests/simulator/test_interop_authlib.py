@@ -2,7 +2,7 @@
 code + PKCE flow and client authentication, joserfc validates the ID token. Our code only plays
 the user at the login page."""
 
-import re
+import html
 
 import pytest
 import requests
@@ -11,7 +11,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.simulator.flows import REDIRECT_URI, SECRETS
+from tests.simulator.flows import REDIRECT_URI, SECRETS, TX
 
 
 def user_logs_in(sim, authorization_url: str) -> str:
@@ -21,7 +21,7 @@ def user_logs_in(sim, authorization_url: str) -> str:
     browser.trust_env = False
     browser.verify = sim.process.ca
     page = browser.get(authorization_url, allow_redirects=False)
-    tx = re.search(r'name="tx" value="([^"]+)"', page.text).group(1)
+    tx = html.unescape(TX.search(page.text).group(1))  # "&" is "&amp;" in the page
     done = browser.post(
         sim.wallet_origin + "/auth/login",
         data={"tx": tx, "method": "cps", "idNat": sim.user()},
