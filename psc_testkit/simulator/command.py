@@ -58,9 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--awkward-secrets",
         action="store_true",
         default=None,
-        help="every opaque value issued (codes, refresh tokens, session ids and cookies, tx, "
-        "auth_req_id) contains + / = & %% \\ and non-ASCII characters: tests their encoding "
-        "and redaction",
+        help="opaque values issued (session ids and cookies, tx, codes, refresh tokens, "
+        "auth_req_id) hold + / = & %% \\ and non-ASCII characters, as many as each one's "
+        "spec allows: tests their encoding and redaction",
     )
 
 
