@@ -6,7 +6,7 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 MAX_BODY = 64 * 1024  # no legitimate OIDC request comes close; larger bodies get a 413
@@ -81,11 +81,16 @@ async def read_body(request: Request) -> bytes:
             raise OAuthError("invalid_request", "request body too large", status=413)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise OAuthError("invalid_request", "request body too large", status=413)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise OAuthError("invalid_request", "request body too large", status=413)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Gone before its body was whole: the answer reaches no one (uvicorn drops what is
+        # sent to a closed connection), but it keeps the traceback out of the log.
+        raise OAuthError("invalid_request", "the client left before its body ended") from None
     return b"".join(chunks)
 
 
