@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from urllib.parse import urljoin
@@ -30,8 +31,10 @@ class SimulatorDriver:
         if response.status_code != 200 or not (match := TX.search(response.text)):
             return no_redirect(response)
         login_url = urljoin(str(response.url), "/auth/login")
+        # The tx as the page's attribute has it, unescaped: an awkward tx's & is &amp; there.
         response = browser.post(
-            login_url, data={"tx": match.group(1), "method": self.method, "idNat": user}
+            login_url,
+            data={"tx": html.unescape(match.group(1)), "method": self.method, "idNat": user},
         )
         deadline = time.monotonic() + ECPS_TIMEOUT
         while response.status_code == 303 or (
