@@ -3,61 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 DEFAULT_PROFILE = Path("targets/simulator.toml")
-
-
-def _simulator_profile(explicit: str | None) -> Path:
-    for candidate in (explicit, os.environ.get("PSC_SIMULATOR_CONFIG")):
-        if candidate:
-            return Path(candidate)
-    if DEFAULT_PROFILE.exists():
-        return DEFAULT_PROFILE
-    raise SystemExit(
-        f"psc-testkit simulator: no profile at {DEFAULT_PROFILE}; "
-        "run from the project folder or pass --config FILE"
-    )
-
-
-def cmd_simulator(args: argparse.Namespace) -> int:
-    from psc_testkit.simulator import defects as defect_registry
-
-    if args.list_defects:
-        print(defect_registry.listing())
-        return 0
-    from psc_testkit.simulator.server import run
-    from psc_testkit.simulator.settings import SettingsError, load_settings
-
-    try:
-        active = defect_registry.ActiveDefects(args.defect)
-        settings = load_settings(
-            _simulator_profile(args.config),
-            seed=args.seed,
-            tls=args.tls,
-            population=args.population,
-            ecps_approval_delay=args.ecps_delay,
-        )
-    except (SettingsError, defect_registry.UnknownDefect) as exc:
-        print(f"psc-testkit simulator: {exc}", file=sys.stderr)
-        return 2
-    try:
-        run(
-            settings,
-            host=args.host,
-            port=args.port,
-            wallet_port=args.wallet_port,
-            defects=active,
-            state_dir=Path(args.state_dir) if args.state_dir else None,
-        )
-    except OSError as exc:
-        print(f"psc-testkit simulator: cannot listen on {args.host}: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
-    return 0
 
 
 def cmd_validate_claims(args: argparse.Namespace) -> int:
@@ -246,36 +195,15 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True)
 
+    from psc_testkit.simulator import command as simulator_command
+
     sim = commands.add_parser(
         "simulator",
         help="run the embedded PSC simulator",
-        description="Run the embedded PSC simulator. On start it prints `issuer=<url>`, "
-        "`wallet=<url>`, with --tls `ca=<path>`, and last `state=<dir>` (generated client keys "
-        "and certificates), one per line.",
+        description=simulator_command.DESCRIPTION,
     )
-    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    sim.add_argument("--port", type=int, default=0, help="issuer port (default 0: a free port)")
-    sim.add_argument("--wallet-port", type=int, default=0, help="authorization host port")
-    sim.add_argument(
-        "--tls",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="serve HTTPS with a local CA generated at start (default: from the profile)",
-    )
-    sim.add_argument(
-        "--defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="start with this defect injected (repeatable); see --list-defects",
-    )
-    sim.add_argument("--list-defects", action="store_true", help="list the defects and exit")
-    sim.add_argument("--seed", type=int, default=None, help="seed of the synthetic directory")
-    sim.add_argument("--population", type=int, default=None, help="number of professionals")
-    sim.add_argument("--ecps-delay", type=float, default=None, help="e-CPS approval delay (s)")
-    sim.add_argument("--config", default=None, help=f"profile (default {DEFAULT_PROFILE})")
-    sim.add_argument("--state-dir", default=None, help="where to write keys and certificates")
-    sim.set_defaults(func=cmd_simulator)
+    simulator_command.add_arguments(sim)  # one declaration, shared with python -m
+    sim.set_defaults(func=simulator_command.run)
 
     conf = commands.add_parser(
         "conformance",

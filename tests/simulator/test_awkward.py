@@ -200,12 +200,6 @@ def test_the_conformance_run_starts_its_simulator_with_psc_simulator_args(tmp_pa
     assert "unrecognized arguments: --no-such-option" in result.stdout + result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="psc_testkit/drivers/simulator.py posts the login page's tx as the HTML has it "
-    "(an awkward tx's & is &amp; there): it needs html.unescape(match.group(1)). With that one "
-    "change this run passes like the normal one (223 passed, 2 skipped); then drop this mark.",
-)
 def test_the_conformance_suite_passes_against_an_awkward_simulator(tmp_path):
     result = conformance(tmp_path, "--awkward-secrets")
     summary = json.loads((tmp_path / "summary.json").read_text())
