@@ -498,8 +498,11 @@ class Redactor:
                     self.add(unquote(spelling), credential=False)
                     self.add(spelling, credential=False)
 
-    def learn_text(self, text: str) -> None:
-        """A page or any text body: hidden inputs, the parameters of its URLs, JSON members."""
+    def learn_text(self, text: str, json_personal: bool = False) -> None:
+        """A page or any text body: hidden inputs, the parameters of its URLs, JSON members.
+        A page's inline JSON gives only secrets: "name" there is a widget's or a realm's, and
+        learnt as personal it would garble every URL holding it; `json_personal` for a JSON
+        document too deep to parse."""
         for tag in _INPUT.findall(text):
             named, valued = _INPUT_NAME.search(tag), _INPUT_VALUE.search(tag)
             if named and valued:
@@ -510,7 +513,8 @@ class Redactor:
             for value in dict.fromkeys((unquote_plus(unescaped), unescaped, raw)):
                 self._learn_named(name, value)
         for name, raw in _JSON_MEMBER.findall(text):
-            self._learn_named(name, _unquoted(f'"{raw}"'))
+            if json_personal or is_secret_name(name):
+                self._learn_named(name, _unquoted(f'"{raw}"'))
 
     # Redacting --------------------------------------------------------------------------------
 
@@ -805,7 +809,7 @@ class Recorder:
             except ValueError:
                 # Not JSON, or nested too deep to parse: its members are still read as text,
                 # as far as a hostile document hides them.
-                self.redact.learn_text(body[: 1 << 20].decode("utf-8", "replace"))
+                self.redact.learn_text(body[: 1 << 20].decode("utf-8", "replace"), True)
         elif "jwt" in content_type:
             self.redact.add(body.decode("utf-8", "replace").strip())
         else:
