@@ -106,6 +106,13 @@ JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,4}")
 PLACEHOLDER = re.compile(r"«(?:secret|personal|jwt):[0-9a-f]{8}»")
 MIN_LENGTH = 4  # shorter values ("L", "10", "")  are codes, not secrets, and would over-match
 MAX_BODY_SHOWN = 4000
+# What a recorder keeps of each body: whole up to KEPT_BODY, and once KEPT_TOTAL is held by the
+# run, KEPT_AFTER. A hostile provider answering 10 MB on every endpoint would otherwise fill
+# memory with evidence nobody is shown (4,000 characters of each body are); learning secrets
+# still reads each body whole as it passes.
+KEPT_BODY = 1 << 20
+KEPT_TOTAL = 64 << 20
+KEPT_AFTER = 64 << 10
 MAX_MESSAGE = 2000  # one line of a message (a failure, a skip reason) in any report
 MAX_FORMS_OF = 16384  # longer values are matched raw only: no provider encodes such a blob
 
@@ -732,6 +739,7 @@ class Exchange:
     elapsed_ms: float
     error: str | None = None
     replayable: bool = True  # False for steps that need the user's CPS card or e-CPS app
+    response_size: int | None = None  # of the body as received, when more than was kept
 
     def render(self, redact: Redactor) -> str:
         # Each part is redacted whole before anything is cut, so a cut never leaves a piece
@@ -750,7 +758,8 @@ class Exchange:
             lines.append(bounded_lines(redact("\n".join(response)), MAX_BODY_SHOWN))
             if self.response_body:
                 lines.append("<")
-                lines.append("< " + _body(self.response_body, redact).replace("\n", "\n< "))
+                shown = _body(self.response_body, redact, self.response_size)
+                lines.append("< " + shown.replace("\n", "\n< "))
         return "\n".join(lines)
 
     def curl(self, redact: Redactor) -> str:
@@ -784,9 +793,9 @@ class Exchange:
         }
 
 
-def _body(body: bytes, redact: Redactor) -> str:
+def _body(body: bytes, redact: Redactor, size: int | None = None) -> str:
     text = body.decode("utf-8", "replace")
-    return redact.cut(text, MAX_BODY_SHOWN, f"{len(body)} bytes")
+    return redact.cut(text, MAX_BODY_SHOWN, f"{size or len(body)} bytes")
 
 
 @dataclass
@@ -797,6 +806,7 @@ class Recorder:
     exchanges: list[Exchange] = field(default_factory=list)
     _captures: list[list[Exchange]] = field(default_factory=list)
     replayable: bool = True
+    kept: int = 0  # bytes of response bodies held by the exchanges
 
     def _learn_body(self, body: bytes, content_type: str) -> None:
         if not body:
@@ -840,6 +850,8 @@ class Recorder:
         self.learn_request(request)
         if response is not None:
             self.learn_response(response)
+        body = response.content if response is not None else b""
+        keep = KEPT_BODY if self.kept < KEPT_TOTAL else KEPT_AFTER
         exchange = Exchange(
             method=request.method,
             url=str(request.url),
@@ -847,11 +859,13 @@ class Recorder:
             request_body=request.content if hasattr(request, "_content") else b"",
             status=response.status_code if response is not None else None,
             response_headers=list(response.headers.multi_items()) if response is not None else [],
-            response_body=response.content if response is not None else b"",
+            response_body=body[:keep],
             elapsed_ms=(time.perf_counter() - started) * 1000,
             error=error,
             replayable=self.replayable,
+            response_size=len(body) if len(body) > keep else None,
         )
+        self.kept += min(len(body), keep)
         self.exchanges.append(exchange)
         for capture in self._captures:
             capture.append(exchange)

@@ -190,3 +190,20 @@ def test_redaction_stays_fast(awkward):
     for exchange in exchanges:
         assert "x" * 30 not in exchange.render(redact) + exchange.curl(redact)
     assert time.perf_counter() - started < 20  # ~1 s on a quiet machine
+
+
+def test_a_recorder_keeps_bounded_bodies_and_says_their_size():
+    """A provider answering 10 MB on every endpoint must not fill memory with evidence: each
+    body is kept up to 1 MiB, and 64 KiB once the run holds 64 MiB; the size shown is real."""
+    from psc_testkit import evidence
+
+    recorder = evidence.Recorder()
+    request = httpx.Request("GET", "https://op.example/big")
+    big = httpx.Response(200, content=b"x" * (5 << 20), headers={"content-type": "text/plain"})
+    first = recorder.record(request, big, 0.0)
+    assert len(first.response_body) == evidence.KEPT_BODY
+    assert f"({5 << 20} bytes)" in first.render(recorder.redact)
+    for _ in range(70):
+        last = recorder.record(request, big, 0.0)
+    assert len(last.response_body) == evidence.KEPT_AFTER
+    assert recorder.kept < evidence.KEPT_TOTAL + evidence.KEPT_BODY + 10 * evidence.KEPT_AFTER
