@@ -378,8 +378,15 @@ class Redactor:
         self._pending: set[str] = set()  # ...and the keys since, found with str.find
         self._pending_sizes: set[int] = set()
         self.longest = 0  # the longest form: how far a cut must look to not split one
+        # Values that are never secret, whatever field carries them: the profile's client ids
+        # (a private_key_jwt assertion's sub is its client id, and sub is a personal claim).
+        self.public: set[str] = set()
 
     # Learning ---------------------------------------------------------------------------------
+
+    def keep(self, value: str) -> None:
+        """Never learn `value` as a secret or a personal datum: reports show it as it is."""
+        self.public.add(value)
 
     def placeholder(self, value: str, kind: str = "secret") -> str:
         """The placeholder of `value`: its own when learnt, else one made the same way."""
@@ -395,6 +402,8 @@ class Redactor:
         travel inside a Basic credential, so its base64 spellings are learnt too; what the
         recorder learns by field name says so itself."""
         if not isinstance(value, str) or len(value) < MIN_LENGTH or value in self.values:
+            return
+        if value in self.public:
             return
         if PLACEHOLDER.fullmatch(value):
             return  # already redacted text, learnt back from a report

@@ -156,6 +156,7 @@ class Harness:
         self.target = target
         self.recorder = Recorder()
         for client in target.clients:
+            self.recorder.redact.keep(client.client_id)
             self.recorder.redact.add(client.secret)
         for value in target.driver_secrets:
             self.recorder.redact.add(value)

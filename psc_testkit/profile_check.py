@@ -36,6 +36,7 @@ from psc_testkit.destinations import Destinations
 from psc_testkit.drivers import DRIVERS
 from psc_testkit.drivers.common import callback_of
 from psc_testkit.errors import TargetError
+from psc_testkit.evidence import Recorder
 from psc_testkit.harness import describe, json_body
 from psc_testkit.metadata import Metadata
 from psc_testkit.transport import Http, tls_context
@@ -63,6 +64,14 @@ class ProfileCheck:
     def __init__(self, target: Target, out: TextIO) -> None:
         self.target = target
         self.out = out
+        # What the provider says (an error_description, a page's alert) may echo a secret:
+        # every line goes through a redactor that knows the profile's, as reports do.
+        self.recorder = Recorder()
+        for client in target.clients:
+            self.recorder.redact.keep(client.client_id)
+            self.recorder.redact.add(client.secret)
+        for value in target.driver_secrets:
+            self.recorder.redact.add(value)
         self.findings: list[Finding] = []
         parts = urlsplit(target.discovery_url)
         self.scheme = parts.scheme
@@ -71,12 +80,13 @@ class ProfileCheck:
         self.destinations = Destinations(target)
 
     def say(self, status: str, step: str, text: str) -> None:
-        finding = Finding(status, step, text)
+        finding = Finding(status, step, self.recorder.redact(text))
         self.findings.append(finding)
         print(finding.line(), file=self.out, flush=True)
 
     def run(self) -> bool:
-        http = Http(self.target)  # one set of bounded clients for every request of the check
+        # One set of bounded clients for every request of the check.
+        http = Http(self.target, self.recorder)
         try:
             try:
                 address = self.step("DNS", self.dns)

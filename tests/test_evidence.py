@@ -207,3 +207,17 @@ def test_a_recorder_keeps_bounded_bodies_and_says_their_size():
         last = recorder.record(request, big, 0.0)
     assert len(last.response_body) == evidence.KEPT_AFTER
     assert recorder.kept < evidence.KEPT_TOTAL + evidence.KEPT_BODY + 10 * evidence.KEPT_AFTER
+
+
+def test_a_client_id_stays_readable_though_an_assertion_names_it_as_sub():
+    """A private_key_jwt assertion's sub is the client id; sub is a personal claim, but the
+    profile's client ids are kept as they are, so reports still say which client did what."""
+    import jwt as pyjwt
+
+    redact = Redactor()
+    redact.keep("psc-testkit-jwt")
+    assertion = pyjwt.encode({"sub": "psc-testkit-jwt", "iss": "psc-testkit-jwt"}, "k" * 32)
+    redact.add(assertion)
+    assert redact("client psc-testkit-jwt sent " + assertion) == (
+        f"client psc-testkit-jwt sent {redact.placeholder(assertion)}"
+    )
