@@ -187,6 +187,7 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
             "code_lifetime",
             "ciba_expires_in",
             "ciba_interval",
+            "awkward_secrets",
         }
     ),
     "load": frozenset(

@@ -522,11 +522,11 @@ def test_ciba_checks_ask_a_tester_on_a_target_that_is_not_the_simulator(simulato
                     found.group(1),
                     "approve" if found.group(2) == "approve" else "deny",
                 )
-                waiting = set(api.get("/_simulator/issued").json()["transactions"])
+                waiting = set(api.get("/_simulator/issued").json()["pending"])
                 api.post("/_simulator/phone", json={"login_hint": user, "decision": decision})
                 deadline = time.monotonic() + 20
                 while time.monotonic() < deadline:
-                    if waiting - set(api.get("/_simulator/issued").json()["transactions"]):
+                    if waiting - set(api.get("/_simulator/issued").json()["pending"]):
                         break
                     time.sleep(0.05)
                 api.post("/_simulator/phone", json={"login_hint": user, "decision": "ignore"})

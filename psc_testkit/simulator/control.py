@@ -123,6 +123,8 @@ def routes(p: Provider) -> list[Route]:
                         ]
                     )
                 ),
+                # Only those still waiting for an answer: a CIBA request leaves once answered.
+                "pending": list(dict.fromkeys([*store.transactions, *store.pending])),
                 "client_secrets": [
                     c.settings.client_secret for c in p.clients.values() if c.settings.client_secret
                 ],
