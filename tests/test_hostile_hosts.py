@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -24,6 +22,7 @@ from psc_testkit.config import ClientProfile, Target, load_target
 from psc_testkit.destinations import Destinations
 from psc_testkit.harness import Harness, TargetError
 from tests import hostile_hosts
+from tests.measure import Measured, run_measured
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("PSC_CHROMIUM") or "/usr/bin/chromium"
@@ -70,20 +69,17 @@ ENV = {
 }
 
 
-def run(*args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "psc_testkit", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=ENV,
+def run(*args: str, timeout: float = 300) -> tuple[Measured, float]:
+    """psc-testkit as a child, measured: every run here stays under 500 MB and ends in time."""
+    result = run_measured(
+        [sys.executable, "-m", "psc_testkit", *args], cwd=ROOT, timeout=timeout, env=ENV
     )
-    return result, time.monotonic() - started
+    assert not result.timed_out, result.stdout[-2000:]
+    assert result.peak_mb < 500, result.peak_mb
+    return result, result.seconds
 
 
-def conformance(tmp_path: Path, path: Path) -> tuple[subprocess.CompletedProcess, float, dict]:
+def conformance(tmp_path: Path, path: Path) -> tuple[Measured, float, dict]:
     result, seconds = run("conformance", "--target", str(path), "--reports", str(tmp_path))
     return result, seconds, json.loads((tmp_path / "summary.json").read_text())
 
@@ -111,7 +107,7 @@ def messages(summary: dict) -> list[str]:
     return [c["message"] for c in summary["checks"] if c["verdict"] in ("failed", "error")]
 
 
-def assert_one_line_reasons(result: subprocess.CompletedProcess, summary: dict) -> None:
+def assert_one_line_reasons(result: Measured, summary: dict) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
     assert "Traceback" not in output and "INTERNALERROR" not in output
