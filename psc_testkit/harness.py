@@ -151,15 +151,22 @@ class Tokens:
             return None
 
 
+def recorder_for(target: Target) -> Recorder:
+    """A recorder whose redactor knows the profile's secrets before anything is sent, and
+    keeps its client ids readable."""
+    recorder = Recorder()
+    for client in target.clients:
+        recorder.redact.keep(client.client_id)
+        recorder.redact.add(client.secret)
+    for value in target.driver_secrets:
+        recorder.redact.add(value)
+    return recorder
+
+
 class Harness:
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.recorder = Recorder()
-        for client in target.clients:
-            self.recorder.redact.keep(client.client_id)
-            self.recorder.redact.add(client.secret)
-        for value in target.driver_secrets:
-            self.recorder.redact.add(value)
+        self.recorder = recorder_for(target)
         self.http = Http(target, self.recorder)
         self.driver: Driver = make_driver(target.driver, target, self.recorder)
         self._users: list[str] = list(target.driver.users)

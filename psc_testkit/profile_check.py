@@ -36,8 +36,7 @@ from psc_testkit.destinations import Destinations
 from psc_testkit.drivers import DRIVERS
 from psc_testkit.drivers.common import callback_of
 from psc_testkit.errors import TargetError
-from psc_testkit.evidence import Recorder
-from psc_testkit.harness import describe, json_body
+from psc_testkit.harness import describe, json_body, recorder_for
 from psc_testkit.metadata import Metadata
 from psc_testkit.transport import Http, tls_context
 
@@ -66,12 +65,7 @@ class ProfileCheck:
         self.out = out
         # What the provider says (an error_description, a page's alert) may echo a secret:
         # every line goes through a redactor that knows the profile's, as reports do.
-        self.recorder = Recorder()
-        for client in target.clients:
-            self.recorder.redact.keep(client.client_id)
-            self.recorder.redact.add(client.secret)
-        for value in target.driver_secrets:
-            self.recorder.redact.add(value)
+        self.recorder = recorder_for(target)
         self.findings: list[Finding] = []
         parts = urlsplit(target.discovery_url)
         self.scheme = parts.scheme
