@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from psc_testkit.config import Target
 from psc_testkit.errors import TargetError
+from psc_testkit.evidence import forms
 from psc_testkit.metadata import Metadata
 
 # Form or query parameters whose value is a credential or lets one be obtained.
@@ -66,10 +67,9 @@ class Destinations:
             self.trusted.add((urlsplit(target.control_origin).hostname or "").lower())
         self.allow_plain_http = target.allow_plain_http
         secrets = [c.secret for c in target.clients if c.secret] + list(target.driver_secrets)
-        # The forms a secret takes in a URL or a form body, to spot it whatever carries it.
-        self.secret_forms = {
-            form for s in secrets if len(s) >= 4 for form in (s, quote(s, safe=""), quote_plus(s))
-        }
+        # Every spelling a secret takes in a URL or a body (the redactor's own list: encoded,
+        # escaped, inside Basic), to spot it whatever carries it.
+        self.secret_forms = {form for s in secrets for form in forms(s, credential=True)}
 
     def trusts(self, host: str) -> bool:
         host = host.lower()
