@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
 conformance: $(STAMP)
-	$(BIN)/psc-testkit conformance $(if $(TARGET),--target $(TARGET)) $(if $(DEFECT),--defect $(DEFECT)) $(ARGS)
+	$(BIN)/psc-testkit conformance $(if $(TARGET),--target $(TARGET)) $(if $(DEFECT),--defect $(DEFECT)) $(if $(QUIRK),--quirk $(QUIRK)) $(ARGS)
 
 load: $(STAMP)
 	$(BIN)/psc-testkit load $(if $(TARGET),--target $(TARGET)) $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)

@@ -127,6 +127,8 @@ def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
     ]
     for name in args.defect:
         argv += ["--defect", name]
+    for name in args.quirk:
+        argv += ["--quirk", name]
     if args.strict:
         argv.append("--psc-strict")
     code = int(pytest.main(argv + extra))
@@ -222,6 +224,14 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help="run against the simulator started with this defect (repeatable)",
+    )
+    conf.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run against the simulator started with this quirk: a compliant behaviour the "
+        "suite must pass (repeatable; list: psc-testkit simulator --list-quirks)",
     )
     conf.add_argument("--strict", action="store_true", help="SHOULD failures fail the run")
     conf.add_argument("--reports", default="reports", help="output folder (default reports/)")

@@ -57,6 +57,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="start the simulator with this defect (repeatable)",
     )
     group.addoption(
+        "--quirk",
+        action="append",
+        default=[],
+        help="start the simulator with this quirk (repeatable)",
+    )
+    group.addoption(
         "--psc-strict",
         action="store_true",
         help="SHOULD-level failures fail the run instead of warning",
@@ -204,15 +210,17 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
     if not probe.simulator:
-        if config.getoption("--defect"):
-            raise pytest.UsageError("--defect needs the simulator as target")
+        if config.getoption("--defect") or config.getoption("--quirk"):
+            raise pytest.UsageError("--defect and --quirk need the simulator as target")
         target = load_target(path)
         config._psc["target"] = target  # type: ignore[attr-defined]
         yield target
         return
     from psc_testkit.simulator.process import SimulatorProcess
 
-    with SimulatorProcess(defects=config.getoption("--defect"), config=path) as sim:
+    with SimulatorProcess(
+        defects=config.getoption("--defect"), quirks=config.getoption("--quirk"), config=path
+    ) as sim:
         target = load_target(path, **sim.runtime())
         config._psc["target"] = target  # type: ignore[attr-defined]
         yield target
@@ -434,6 +442,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "target": target.name if target else None,
         "discovery_url": redact.message(target.discovery_url) if target else None,
         "defects": session.config.getoption("--defect"),
+        "quirks": session.config.getoption("--quirk"),
         "strict": session.config.getoption("--psc-strict"),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state["started"])),
         "duration_s": round(time.time() - state["started"], 2),

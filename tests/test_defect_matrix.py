@@ -21,10 +21,12 @@ CAUGHT = {"failed", "warning"}
 BAD = {"failed", "error", "warning"}
 
 
-def run_suite(reports: Path, defect: str | None = None) -> dict:
+def run_suite(reports: Path, defect: str | None = None, quirk: str | None = None) -> dict:
     command = [sys.executable, "-m", "psc_testkit", "conformance", "--reports", str(reports)]
     if defect:
         command += ["--defect", defect]
+    if quirk:
+        command += ["--quirk", quirk]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     summary = reports / "summary.json"
     assert summary.exists(), f"no summary (exit {result.returncode}):\n{result.stdout[-3000:]}"

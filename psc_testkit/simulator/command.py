@@ -42,6 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start with this defect injected (repeatable); see --list-defects",
     )
     parser.add_argument("--list-defects", action="store_true", help="list the defects and exit")
+    parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start with this quirk (a compliant but unusual behaviour, repeatable); "
+        "see --list-quirks",
+    )
+    parser.add_argument("--list-quirks", action="store_true", help="list the quirks and exit")
     parser.add_argument("--seed", type=int, default=None, help="seed of the synthetic directory")
     parser.add_argument("--population", type=int, default=None, help="number of professionals")
     parser.add_argument("--ecps-delay", type=float, default=None, help="e-CPS approval delay (s)")
@@ -79,15 +88,20 @@ def _profile(explicit: str | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Start the simulator with parsed options; the exit code (2: usage or profile error)."""
     from psc_testkit.simulator import defects as defect_registry
+    from psc_testkit.simulator import quirks as quirk_registry
 
     if args.list_defects:
         print(defect_registry.listing())
+        return 0
+    if getattr(args, "list_quirks", False):
+        print(quirk_registry.listing())
         return 0
     from psc_testkit.simulator.server import run as serve
     from psc_testkit.simulator.settings import SettingsError, load_settings
 
     try:
         active = defect_registry.ActiveDefects(args.defect)
+        quirks = quirk_registry.ActiveQuirks(getattr(args, "quirk", []))
         settings = load_settings(
             _profile(args.config),
             seed=args.seed,
@@ -96,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             ecps_approval_delay=args.ecps_delay,
             awkward_secrets=getattr(args, "awkward_secrets", None),
         )
-    except (SettingsError, defect_registry.UnknownDefect) as exc:
+    except (SettingsError, defect_registry.UnknownDefect, quirk_registry.UnknownQuirk) as exc:
         print(f"psc-testkit simulator: {exc}", file=sys.stderr)
         return 2
     try:
@@ -106,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             wallet_port=args.wallet_port,
             defects=active,
+            quirks=quirks,
             state_dir=Path(args.state_dir) if args.state_dir else None,
             keep_state=getattr(args, "keep_state", False),
         )

@@ -86,7 +86,7 @@ def routes(p: Provider) -> list[Route]:
         return JSONResponse({"kid": p.keys.rotate()})
 
     async def defects(request: Request) -> Response:
-        return JSONResponse({"defects": sorted(p.defects.names)})
+        return JSONResponse({"defects": sorted(p.defects.names), "quirks": sorted(p.quirks.names)})
 
     async def issued(request: Request) -> Response:
         store = p.store

@@ -30,6 +30,7 @@ class SimulatorProcess:
     """`with SimulatorProcess(defects=[...]) as sim:` then use sim.issuer, sim.wallet, sim.ca."""
 
     defects: list[str] = field(default_factory=list)
+    quirks: list[str] = field(default_factory=list)
     tls: bool | None = None
     config: Path | None = None
     extra_args: list[str] = field(default_factory=list)
@@ -48,6 +49,8 @@ class SimulatorProcess:
             cmd.append("--tls" if self.tls else "--no-tls")
         for name in self.defects:
             cmd += ["--defect", name]
+        for name in self.quirks:
+            cmd += ["--quirk", name]
         return cmd + self.extra_args + shlex.split(os.environ.get(ARGS_VARIABLE, ""))
 
     def start(self) -> SimulatorProcess:

@@ -17,6 +17,7 @@ from psc_testkit.simulator.clients import Client, ClientAuthenticator, build_cli
 from psc_testkit.simulator.clock import Clock
 from psc_testkit.simulator.defects import ActiveDefects
 from psc_testkit.simulator.keys import KeySet, at_hash, rsa_public_jwk
+from psc_testkit.simulator.quirks import ActiveQuirks
 from psc_testkit.simulator.settings import SimulatorSettings
 from psc_testkit.simulator.state import StateDir
 from psc_testkit.simulator.store import (
@@ -89,10 +90,13 @@ class Provider:
         defects: ActiveDefects,
         state: StateDir,
         ca: LocalCA | None,
+        quirks: ActiveQuirks | None = None,
     ) -> None:
         self.settings = settings
         self.endpoints = endpoints
         self.defects = defects
+        # Compliant behaviours a real provider may show (quirks.py): the suite must pass them.
+        self.quirks = quirks if quirks is not None else ActiveQuirks()
         self.issuer = endpoints.issuer
         if "issuer-not-https" in defects:
             self.issuer = endpoints.issuer.replace("https://", "http://", 1)

@@ -18,6 +18,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from psc_testkit.simulator.app import by_port, issuer_app, wallet_app
 from psc_testkit.simulator.defects import ActiveDefects
 from psc_testkit.simulator.provider import REALM_PATH, Endpoints, Provider
+from psc_testkit.simulator.quirks import ActiveQuirks
 from psc_testkit.simulator.settings import SimulatorSettings
 from psc_testkit.simulator.state import StateDir
 from psc_testkit.simulator.tls import LocalCA
@@ -70,6 +71,7 @@ def build(
     port: int = 0,
     wallet_port: int = 0,
     defects: ActiveDefects | None = None,
+    quirks: ActiveQuirks | None = None,
     state_dir: Path | None = None,
     keep_state: bool = False,
 ) -> tuple[Running, list[socket.socket]]:
@@ -84,7 +86,7 @@ def build(
     sockets = [issuer_sock, wallet_sock]
     state = StateDir(state_dir, keep=keep_state)
     try:
-        running = _build(settings, host, sockets, defects, state)
+        running = _build(settings, host, sockets, defects, state, quirks)
     except BaseException:
         state.remove()
         for sock in sockets:
@@ -99,6 +101,7 @@ def _build(
     sockets: list[socket.socket],
     defects: ActiveDefects | None,
     state: StateDir,
+    quirks: ActiveQuirks | None = None,
 ) -> Running:
     issuer_port, wallet_bound = (sock.getsockname()[1] for sock in sockets)
     scheme = "https" if settings.tls else "http"
@@ -123,7 +126,9 @@ def _build(
             # Ask every client for a certificate, require none: mTLS clients present theirs.
             "ssl_cert_reqs": ssl.CERT_OPTIONAL,
         }
-    provider = Provider(settings, endpoints, defects or ActiveDefects(), state, ca)
+    provider = Provider(
+        settings, endpoints, defects or ActiveDefects(), state, ca, quirks or ActiveQuirks()
+    )
     app = by_port(issuer_app(provider), wallet_app(provider), wallet_bound)
     config = uvicorn.Config(
         app,
