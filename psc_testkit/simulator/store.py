@@ -164,6 +164,18 @@ class Store:
             kept = self.issued[kind] = deque(maxlen=ISSUED_KEPT)
         kept.append(value)
 
+    def age(self, seconds: float) -> None:
+        """Let `seconds` pass for everything issued so far, and for nothing issued later (the
+        human-paced quirk): expiries and session times move back; new ones are stamped with
+        the real clock, so the tokens' iat and exp stay true to it."""
+        for session in self.sessions.values():
+            session.auth_time -= int(seconds)
+            session.created -= seconds
+            session.last_seen -= seconds
+        for table in (self.pending, self.codes, self.access_tokens, self.refresh_tokens):
+            for item in table.values():
+                item.expires_at -= seconds  # type: ignore[attr-defined]
+
     def sweep(self, now: float, session_max: int, session_idle: int) -> int:
         """Drop expired entries; return how many were dropped."""
         dropped = 0

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from psc_testkit.simulator import pages
 from psc_testkit.simulator.http import OAuthError, parse_uint, query_params, read_form
 from psc_testkit.simulator.provider import Provider
+from psc_testkit.simulator.quirks import HUMAN_PACE
 from psc_testkit.simulator.store import AuthRequest, Pending, Session
 
 PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
@@ -193,6 +194,9 @@ def routes(p: Provider) -> list[Route]:
             raise Redirectable("login_required", "the user must authenticate")
 
     async def authorize(request: Request) -> Response:
+        if "human-paced" in p.quirks:
+            # The tester takes minutes before each new login: what was issued before ages.
+            p.store.age(HUMAN_PACE)
         if request.method == "POST" and "authorize-post-unsupported" in p.defects:
             return _html(pages.error("fr", "POST is not supported"), 405)
         try:
