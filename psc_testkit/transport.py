@@ -95,8 +95,11 @@ class Http:
         return browser
 
     def back(self, client_id: str | None = None) -> httpx.Client:
+        """The back channel of `client_id`: with its certificate if it has one. With no
+        client named, no certificate at all, whichever client the profile lists first (a
+        request "without a client certificate" must present none)."""
         client = (
-            self.target.client()
+            None
             if client_id is None
             else next((c for c in self.target.clients if c.client_id == client_id), None)
         )

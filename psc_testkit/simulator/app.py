@@ -4,10 +4,32 @@ host (PSC's `wallet.*`), served side by side by one process."""
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from psc_testkit.simulator import ciba, control, discovery, logout, resources, token, wallet
 from psc_testkit.simulator.provider import OIDC_PATH, REALM_PATH, Provider
+
+
+def transport_quirks(app: ASGIApp, p: Provider) -> ASGIApp:
+    """HTTP-level quirks around an application: compressed bodies, one request per
+    connection."""
+    if "gzip-responses" in p.quirks:
+        app = GZipMiddleware(app, minimum_size=0)
+    if "connection-close" in p.quirks:
+        inner = app
+
+        async def closing(scope: Scope, receive: Receive, send: Send) -> None:
+            async def send_closing(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = [h for h in message.get("headers", []) if h[0] != b"connection"]
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
+                await send(message)
+
+            await inner(scope, receive, send_closing)
+
+        app = closing
+    return app
 
 
 def issuer_app(p: Provider) -> Starlette:
@@ -27,12 +49,22 @@ def wallet_app(p: Provider) -> Starlette:
     return Starlette(routes=wallet.routes(p))
 
 
-def by_port(issuer: ASGIApp, wallet_app: ASGIApp, wallet_port: int) -> ASGIApp:
-    """Route each connection to the host it reached, by the local port it was accepted on."""
+def by_port(
+    issuer: ASGIApp, wallet_app: ASGIApp, wallet_port: int, mtls_port: int | None = None
+) -> ASGIApp:
+    """Route each connection to the host it reached, by the local port it was accepted on.
+    With an mTLS alias port (the mtls-aliases quirk), the issuer is served there too, and a
+    client certificate counts only there: a provider that terminates mutual TLS on a listener
+    of its own does not see certificates presented elsewhere."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         server = scope.get("server")
-        target = wallet_app if server and server[1] == wallet_port else issuer
-        await target(scope, receive, send)
+        port = server[1] if server else None
+        if port == wallet_port:
+            await wallet_app(scope, receive, send)
+            return
+        if mtls_port is not None and port != mtls_port:
+            scope.pop("psc.client_cert", None)  # type: ignore[misc]
+        await issuer(scope, receive, send)
 
     return app

@@ -12,9 +12,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from psc_testkit.child import AnnouncingChild, ChildStartError
 from psc_testkit.simulator.state import PREFIX
+
+if TYPE_CHECKING:
+    from psc_testkit.config import Target
 
 # More options for every simulator started here, e.g. PSC_SIMULATOR_ARGS=--awkward-secrets:
 # a whole conformance run, load run or self-test against a variant, with no profile field.
@@ -90,6 +94,12 @@ class SimulatorProcess:
             "ca_file": self.ca or "",
             "control_origin": self.origin,
         }
+
+    def adapt(self, target: Target) -> Target:
+        """The profile as the quirks that act on it (not on the simulator) have it."""
+        from psc_testkit.simulator.quirks import apply_to_profile
+
+        return apply_to_profile(target, self.quirks)
 
     @property
     def origin(self) -> str:

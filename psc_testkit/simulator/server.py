@@ -15,7 +15,7 @@ from types import FrameType
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from psc_testkit.simulator.app import by_port, issuer_app, wallet_app
+from psc_testkit.simulator.app import by_port, issuer_app, transport_quirks, wallet_app
 from psc_testkit.simulator.defects import ActiveDefects
 from psc_testkit.simulator.provider import REALM_PATH, Endpoints, Provider
 from psc_testkit.simulator.quirks import ActiveQuirks
@@ -84,6 +84,13 @@ def build(
         issuer_sock.close()
         raise
     sockets = [issuer_sock, wallet_sock]
+    if quirks is not None and "mtls-aliases" in quirks:
+        try:
+            sockets.append(_listen(host, 0))
+        except OSError:
+            for sock in sockets:
+                sock.close()
+            raise
     state = StateDir(state_dir, keep=keep_state)
     try:
         running = _build(settings, host, sockets, defects, state, quirks)
@@ -103,11 +110,13 @@ def _build(
     state: StateDir,
     quirks: ActiveQuirks | None = None,
 ) -> Running:
-    issuer_port, wallet_bound = (sock.getsockname()[1] for sock in sockets)
+    issuer_port, wallet_bound, *mtls_bound = (sock.getsockname()[1] for sock in sockets)
+    mtls_port = mtls_bound[0] if mtls_bound and settings.tls else None
     scheme = "https" if settings.tls else "http"
     endpoints = Endpoints(
         issuer=f"{scheme}://{_url_host(host)}:{issuer_port}{REALM_PATH}",
         wallet_origin=f"{scheme}://{_url_host(host)}:{wallet_bound}",
+        mtls_issuer=f"{scheme}://{_url_host(host)}:{mtls_port}{REALM_PATH}" if mtls_port else None,
     )
     ca = None
     ssl_options: dict = {}
@@ -129,7 +138,12 @@ def _build(
     provider = Provider(
         settings, endpoints, defects or ActiveDefects(), state, ca, quirks or ActiveQuirks()
     )
-    app = by_port(issuer_app(provider), wallet_app(provider), wallet_bound)
+    app = by_port(
+        transport_quirks(issuer_app(provider), provider),
+        transport_quirks(wallet_app(provider), provider),
+        wallet_bound,
+        mtls_port,
+    )
     config = uvicorn.Config(
         app,
         http=CertProtocol,
