@@ -131,7 +131,14 @@ def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
         argv += ["--quirk", name]
     if args.strict:
         argv.append("--psc-strict")
+    # A run that stops early must not leave the previous run's reports standing for it.
+    for stale in ("summary.json", "junit.xml"):
+        (reports / stale).unlink(missing_ok=True)
     code = int(pytest.main(argv + extra))
+    # The plugin decides the exit code (DESIGN.md) and writes it in summary.json; without a
+    # summary pytest stopped before the session (a bad option: its usage error).
+    if not (reports / "summary.json").exists() and code == pytest.ExitCode.USAGE_ERROR:
+        code = 2
     if args.certify:
         code = _certify(reports, args.target) or code
     return code

@@ -4,6 +4,14 @@ markers, SHOULD-as-warning, redacted evidence on failures, and `summary.json`.
 Checks stay plain pytest tests; everything a report needs comes from their marker
 (`@pytest.mark.requirement("OIDCC-3.1.3.7-11", "MUST")`) and the fixtures they used.
 
+The run's prerequisites (profile, defect and quirk names, the simulator, the discovery document)
+are checked once, after collection and before any check (`preflight.py`): broken, the run stops
+with one line on stderr and its exit code instead of erroring every check. So does a
+`RunStopped` raised anywhere during the run. The exit code says what happened (0 every MUST
+holds, 1 a MUST failed, 2 usage or profile error, 3 target unreachable or a prerequisite broken,
+4 inconclusive), summary.json records it with why the run stopped, and the terminal ends with
+one `verdict:` line whose counts are those of summary.json and junit.xml.
+
 Everything pytest and its plugins write about a check passes through the run's redactor and is
 bounded first: the failure text (terminal, junit.xml, Allure), the exception other plugins read,
 captured output, skip reasons, and the fixture errors Allure records.
@@ -16,6 +24,7 @@ import dataclasses
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +32,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from psc_testkit import __version__, allure_output
+from psc_testkit import __version__, allure_output, preflight
 from psc_testkit.config import ProfileError, Target, load_target
 from psc_testkit.drivers import NoFrontChannel
+from psc_testkit.errors import RunStopped
 from psc_testkit.evidence import MAX_MESSAGE, Exchange, Redactor, bounded_lines, shorten
 from psc_testkit.harness import Harness, SafeModeRefusal, TargetError
 from psc_testkit.requirements import LEVELS, link, section_of, spec_of
@@ -77,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "sso_session: the check reads the provider's SSO session through the suite's own browser",
     )
-    config._psc = {"started": time.time(), "results": [], "target": None}  # type: ignore[attr-defined]
+    config._psc = {"started": time.time(), "results": [], "target": None, "stopped": None}  # type: ignore[attr-defined]
 
 
 def requirement_of(item: pytest.Item) -> tuple[str, str] | None:
@@ -201,37 +211,51 @@ def pytest_fixture_setup(
 # Fixtures -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    config = request.config
-    path = Path(config.getoption("--target"))
-    try:
-        probe = load_target(path, discovery_url="-")
-    except ProfileError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    if not probe.simulator:
-        if config.getoption("--defect") or config.getoption("--quirk"):
-            raise pytest.UsageError("--defect and --quirk need the simulator as target")
-        target = load_target(path)
-        config._psc["target"] = target  # type: ignore[attr-defined]
-        yield target
+def _stop(config: pytest.Config, line: str, exit_code: int, *, before_checks: bool) -> None:
+    """Remember why the run stops (the first reason wins); sessionfinish writes it."""
+    state = config._psc  # type: ignore[attr-defined]
+    if state["stopped"] is None:
+        state["stopped"] = {"reason": line, "exit_code": exit_code, "before_checks": before_checks}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The preflight: once, after collection (so a selection that needs no target, e.g. only
+    checks skipped for the driver, asks nothing of it), before the first check."""
+    config = session.config
+    if config.option.collectonly or session.testsfailed:  # collection errors: pytest stops
         return
-    from psc_testkit.simulator.process import SimulatorProcess
-
-    with SimulatorProcess(
-        defects=config.getoption("--defect"), quirks=config.getoption("--quirk"), config=path
-    ) as sim:
-        target = load_target(path, **sim.runtime())
-        config._psc["target"] = target  # type: ignore[attr-defined]
-        yield target
+    path = Path(config.getoption("--target"))
+    defects, quirks = config.getoption("--defect"), config.getoption("--quirk")
+    try:
+        preflight.check_names(defects, quirks)
+        preflight.read_profile(path)
+        needs_target = any(
+            "target" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("skip")
+            for item in session.items
+        )
+        if not needs_target:
+            return
+        prepared = preflight.prepare(path, defects, quirks)
+    except preflight.Stop as stop:
+        _stop(config, stop.line, stop.exit_code, before_checks=True)
+        pytest.exit(stop.line, returncode=stop.exit_code)
+    config.add_cleanup(prepared.close)
+    state = config._psc  # type: ignore[attr-defined]
+    state["target"], state["harness"] = prepared.target, prepared.harness
 
 
 @pytest.fixture(scope="session")
-def harness(target: Target, request: pytest.FixtureRequest) -> Iterator[Harness]:
-    h = Harness(target)
-    request.config._psc["harness"] = h  # type: ignore[attr-defined]
-    yield h
-    h.close()
+def target(request: pytest.FixtureRequest) -> Target:
+    found = request.config._psc.get("target")  # type: ignore[attr-defined]
+    if found is None:  # the preflight did not run: no selected check needed a target
+        raise TargetError("no target: the preflight did not prepare one")
+    return found
+
+
+@pytest.fixture(scope="session")
+def harness(target: Target, request: pytest.FixtureRequest) -> Harness:
+    return request.config._psc["harness"]  # type: ignore[attr-defined]
 
 
 # Reporting ------------------------------------------------------------------------------------
@@ -315,7 +339,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             # an error (the requirement could not be checked), even when raised in the check.
             report.longrepr = f"E   broken prerequisite: {call.excinfo.value}"
             report._psc_broken = True  # type: ignore[attr-defined]
+            report._psc_error = True  # type: ignore[attr-defined]
+        elif level == "SHOULD" and report.when == "call" and not _judged(call):
+            # A SHOULD check that raised something else than its verdict (a TypeError, a
+            # KeyError: a bug, or an answer it did not expect) did not judge the requirement:
+            # an error, never a warning that hides it.
+            report._psc_error = True  # type: ignore[attr-defined]
         report.longrepr = FailureText(redact(str(report.longrepr)))
+    if call.excinfo is not None and isinstance(call.excinfo.value, RunStopped):
+        # Going on would cost more than it tells (a locked account): the whole run stops
+        # once this check is reported (pytest_runtest_protocol below).
+        reason = redact.message(str(call.excinfo.value))
+        _stop(item.config, f"{preflight.PREFIX}: run stopped: {reason}", 3, before_checks=False)
     if call.excinfo is not None:
         # Other plugins (allure) read the exception itself, a skip's too: redacted in place.
         _redact_excinfo(call.excinfo, redact)
@@ -342,7 +377,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         and report.failed
         and level == "SHOULD"
         and not item.config.getoption("--psc-strict")
-        and not getattr(report, "_psc_broken", False)
+        and not getattr(report, "_psc_error", False)
     ):
         if call.excinfo is not None and call.excinfo.value.args:
             # Allure shows the check as passed; the prefix puts it in "SHOULD warnings".
@@ -354,16 +389,49 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     _record(item, report)
 
 
+def _judged(call: pytest.CallInfo) -> bool:
+    """Whether a check's exception is its verdict: a failed assertion or pytest.fail()."""
+    return call.excinfo is not None and isinstance(
+        call.excinfo.value, (AssertionError, pytest.fail.Exception)
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    result = yield
+    stopped = item.config._psc["stopped"]  # type: ignore[attr-defined]
+    if stopped is not None:
+        pytest.exit(stopped["reason"], returncode=stopped["exit_code"])
+    return result
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
+    # junit.xml counts a failure in the call phase as a failure whatever the terminal says:
+    # a check's error (a broken prerequisite, a SHOULD check that did not judge) is shown to
+    # the writers as the setup error it stands for, so junit.xml counts it among the errors
+    # as the terminal and summary.json do.
+    if not (getattr(report, "_psc_error", False) and report.when == "call"):
+        return (yield)
+    report.when = "setup"  # type: ignore[assignment]
+    try:
+        return (yield)
+    finally:
+        report.when = "call"  # type: ignore[assignment]
+
+
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     if getattr(report, "_psc_warning", False):
         return "warned", "W", ("WARNING", {"yellow": True})
+    if getattr(report, "_psc_error", False) and report.failed:
+        return "error", "E", "ERROR"
     return None
 
 
 def _verdict(report: pytest.TestReport) -> str | None:
     if getattr(report, "_psc_warning", False):
         return "warning"
-    if getattr(report, "_psc_broken", False):
+    if getattr(report, "_psc_error", False):
         return "error"
     if report.when == "call":
         return report.outcome  # passed | failed | skipped
@@ -425,36 +493,112 @@ def summarise(results: list[dict]) -> dict[str, dict]:
     return dict(sorted(by_requirement.items()))
 
 
+def count(verdicts: list[str]) -> dict[str, int]:
+    """How many of each verdict, every verdict named (0 too), in ORDER."""
+    return {verdict: verdicts.count(verdict) for verdict in ORDER}
+
+
+def exit_code(stopped: dict | None, exitstatus: int, counts: dict[str, int]) -> int:
+    """The run's exit code (DESIGN.md) from pytest's status and the checks' verdicts."""
+    if stopped is not None:
+        return int(stopped["exit_code"])
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return preflight.INCONCLUSIVE  # interrupted (or a check module did not import)
+    if exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+        return preflight.USAGE  # a bad option, or a selection that selects nothing
+    if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        return preflight.INCONCLUSIVE  # the suite itself broke: nothing can be concluded
+    if counts["failed"] or counts["error"] or exitstatus == pytest.ExitCode.TESTS_FAILED:
+        return preflight.FAILED
+    return preflight.PASSED
+
+
+@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    state = session.config._psc  # type: ignore[attr-defined]
+    config = session.config
+    state = config._psc  # type: ignore[attr-defined]
     results = state["results"]
-    if not results or not session.config.getoption("--summary"):
+    stopped = state["stopped"]
+    counts = count([r["verdict"] for r in results])
+    requirements = summarise(results)
+    code = exit_code(stopped, exitstatus, counts)
+    session.exitstatus = code  # what pytest returns, psc-testkit conformance too
+    state["final"] = {
+        "exit_code": code,
+        "stopped": stopped,
+        "counts": counts,
+        "requirement_counts": count([r["verdict"] for r in requirements.values()]),
+        "not_run": max(0, len(session.items) - len(results)),
+    }
+    if stopped is not None:
+        sys.stderr.write(stopped["reason"] + "\n")  # the one line that says why
+    if not config.getoption("--summary"):
         return
     target: Target | None = state.get("target")
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
-    redact = _redactor(session.config)
+    redact = _redactor(config)
     summary = {
         "suite": "psc-testkit",
         "version": __version__,
         "python": platform.python_version(),
         "target": target.name if target else None,
         "discovery_url": redact.message(target.discovery_url) if target else None,
-        "defects": session.config.getoption("--defect"),
-        "quirks": session.config.getoption("--quirk"),
-        "strict": session.config.getoption("--psc-strict"),
+        "defects": config.getoption("--defect"),
+        "quirks": config.getoption("--quirk"),
+        "strict": config.getoption("--psc-strict"),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state["started"])),
         "duration_s": round(time.time() - state["started"], 2),
+        "exit_code": code,
+        # Why the run stopped before its end (None when it did not): a stale summary of an
+        # earlier run would otherwise stand for this one.
+        "stopped": stopped,
+        "verdict": verdict_line(state["final"]),
         "counts": counts,
-        "requirements": summarise(results),
+        "requirement_counts": state["final"]["requirement_counts"],
+        "requirements": requirements,
         "checks": results,
     }
-    path = Path(session.config.getoption("--summary"))
-    alluredir = getattr(session.config.option, "allure_report_dir", None)
+    path = Path(config.getoption("--summary"))
+    alluredir = getattr(config.option, "allure_report_dir", None)
     if alluredir:
         allure_output.write_run_files(Path(alluredir), summary["target"], summary["discovery_url"])
     write_summary(path, summary)
+
+
+def verdict_line(final: dict) -> str:
+    """One line: what the exit code means, then the requirements' and checks' counts."""
+    code, stopped = final["exit_code"], final["stopped"]
+    r, c = final["requirement_counts"], final["counts"]
+    not_checked = r["error"] + r["skipped"]
+    if stopped is not None:
+        word = "STOPPED before the checks" if stopped["before_checks"] else "STOPPED"
+    elif code == preflight.FAILED:
+        word = "FAILED"
+    elif code == preflight.PASSED:
+        word = "PASSED" if not not_checked else "INCOMPLETE"
+    elif code == preflight.USAGE:
+        word = "NOT RUN"
+    else:
+        word = "INCONCLUSIVE"
+    requirements = (
+        f"requirements {r['passed']} passed, {r['failed']} failed, {r['warning']} warned, "
+        f"{not_checked} not checked"
+    )
+    checks = (
+        f"checks {c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
+        f"{c['warning']} warned, {c['skipped']} skipped"
+    )
+    if final["not_run"]:
+        checks += f", {final['not_run']} not run"
+    return f"verdict: {word} (exit {code}): {requirements}; {checks}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Last, after pytest's own closing lines (the statistics, the reason a run stopped).
+    final = getattr(config, "_psc", {}).get("final")
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if final is not None and terminal is not None:
+        terminal.write_line(verdict_line(final), bold=True)
 
 
 def write_summary(path: Path, summary: dict) -> None:
