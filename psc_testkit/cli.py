@@ -140,11 +140,14 @@ def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
     if not (reports / "summary.json").exists() and code == pytest.ExitCode.USAGE_ERROR:
         code = 2
     if args.certify:
-        code = _certify(reports, args.target) or code
+        code = _certify(reports, args.target, args.sign_key, code)
     return code
 
 
-def _certify(reports: Path, target_path: str) -> int:
+def _certify(reports: Path, target_path: str, sign_key: object = None, code: int = 0) -> int:
+    """Write the certificate of the run that just ended; the run's exit `code`, or 4 when it
+    held but the certificate is INCOMPLETE (docs/certification.md), or 2 when the profile's
+    [certification] table is unusable."""
     import json
 
     from psc_testkit import certification
@@ -154,35 +157,69 @@ def _certify(reports: Path, target_path: str) -> int:
         summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         print(f"psc-testkit conformance --certify: no summary to certify: {exc}", file=sys.stderr)
-        return 2
+        return code or 2
     try:
-        target = load_target(Path(target_path), discovery_url=summary.get("discovery_url") or "-")
+        target = load_target(
+            Path(target_path),
+            require_secrets=False,
+            discovery_url=summary.get("discovery_url") or "-",
+        )
     except ProfileError:
         target = None
-    paths = certification.write(certification.build(summary, target), reports)
-    print(f"certification: {paths[0]} and {paths[1]}")
-    return 0
+    try:
+        document = certification.build(summary, target, Path(target_path))
+    except certification.CertificationError as exc:
+        print(f"psc-testkit conformance --certify: {exc}", file=sys.stderr)
+        return 2
+    document = certification.sign(document, sign_key)  # type: ignore[arg-type]
+    paths = certification.write(document, reports)
+    signed = "signed" if sign_key else "UNSIGNED (no --sign-key)"
+    print(f"certification: {document['statement']}; {signed}: {paths[0]} and {paths[1]}")
+    if code == 0 and document["result"] == "INCOMPLETE":
+        return 4
+    return code
 
 
 def cmd_verify_certification(args: argparse.Namespace) -> int:
-    import json
-
     from psc_testkit import certification
 
-    try:
-        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        print(f"psc-testkit verify-certification: {exc}", file=sys.stderr)
+    def usage(message: str) -> int:
+        print(f"psc-testkit verify-certification: {message}", file=sys.stderr)
         return 2
-    problems = certification.verify(document)
+
+    try:
+        document, problems = certification.read(Path(args.file))
+        key = certification.load_public_key(Path(args.public_key)) if args.public_key else None
+    except certification.CertificationError as exc:
+        return usage(str(exc))
+    signature = document.get("signature")
+    signed = isinstance(signature, dict)
+    if key is None and signed:
+        return usage(
+            "the certificate is signed: pass --public-key with its operator's public key (PEM)"
+        )
+    if key is None and not args.allow_unsigned:
+        problems.append(
+            "the certificate is unsigned: nothing ties it to its operator "
+            "(--allow-unsigned checks only that it is intact)"
+        )
+    else:
+        problems += certification.verify(document, key)
     if args.source:
         here = certification.source_hash()
         if here != document.get("suite", {}).get("source_sha256"):
             problems.append("the suite's source here differs from the one that produced it")
-    for problem in problems:
-        print(problem)
-    print("intact" if not problems else "NOT intact")
-    return 1 if problems else 0
+    if problems:
+        print(f"NOT verified: {'; '.join(dict.fromkeys(problems))}")
+        return 1
+    if signed:
+        print(
+            f"verified: {document.get('statement')} — signed {signature.get('alg')} by the key "
+            f"sha256 {signature.get('kid')}"
+        )
+    else:
+        print(f"intact but UNSIGNED (anyone could have written it): {document.get('statement')}")
+    return 0
 
 
 def cmd_profile_check(args: argparse.Namespace) -> int:
@@ -245,7 +282,18 @@ def parser() -> argparse.ArgumentParser:
     conf.add_argument(
         "--certify",
         action="store_true",
-        help="also write certification.json and .html (for vendors)",
+        help="also write certification.json and .html (for vendors): PASSED, INCOMPLETE (exit "
+        "4 when the run held) or FAILED; see docs/certification.md",
+    )
+    from psc_testkit.certification import signing_key_argument
+
+    conf.add_argument(
+        "--sign-key",
+        type=signing_key_argument,  # read before the run: a bad key stops it at once
+        default=None,
+        metavar="PEM",
+        help="sign the certificate (JWS) with this Ed25519 or RSA private key; encrypted: its "
+        "password in PSC_SIGN_KEY_PASSWORD (default: unsigned)",
     )
     conf.set_defaults(func=cmd_conformance)
 
@@ -351,11 +399,21 @@ def parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser(
         "verify-certification",
-        help="check that a certification.json is intact",
-        description="Recompute the checksum of a certification document; with --source, also "
-        "compare the hash of this suite's checks with the one that produced it.",
+        help="check a certificate's signature against its operator's public key",
+        description="Verify the JWS signature of a certification.json (or of the .html, whose "
+        "page must then be what the signed document renders) against the operator's public "
+        "key; with --source, also compare the hash of this suite's checks with the one that "
+        "produced it. Exit 0 verified, 1 not (altered, another key, unsigned), 2 unusable input.",
     )
-    verify.add_argument("file")
+    verify.add_argument("file", help="certification.json or certification.html")
+    verify.add_argument(
+        "--public-key", metavar="PEM", help="the operator's public key (or certificate), PEM"
+    )
+    verify.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept an unsigned certificate after checking its checksum (proves no author)",
+    )
     verify.add_argument("--source", action="store_true", help="also compare the suite's source")
     verify.set_defaults(func=cmd_verify_certification)
 
