@@ -25,7 +25,7 @@ def cmd_validate_claims(args: argparse.Namespace) -> int:
     failing = must or (args.strict and violations)
     verdict = "INVALID" if failing else "valid"
     print(
-        f"{verdict}: {kind}, {len(must)} violation(s) of a MUST, "
+        f"{verdict}: {psc_claims.kind_label(claims, kind)}, {len(must)} violation(s) of a MUST, "
         f"{len(violations) - len(must)} warning(s)"
     )
     return 1 if failing else 0

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from psc_testkit import identifiers as ids
-from psc_testkit.schemas import SCHEMAS_DIR, schema_errors, schema_id
+from psc_testkit.schemas import SCHEMAS_DIR, registry, schema_errors, schema_id
 from psc_testkit.tokens import TokenFormatError, decode
 
 NOMENCLATURES_DIR = SCHEMAS_DIR / "nomenclatures"
@@ -22,23 +22,35 @@ OID_SUBJECT_ROLE = "1.2.250.1.213.1.1.5.5"
 OID_SECTEUR_ACTIVITE = "1.2.250.1.71.4.2.4"
 FACT_SHEET = "PSC claims (fact sheet §3)"
 
-# Where each coded field lives, and the nomenclature(s) its codes come from.
-EXERCICE_CODES = {
-    # Health professions; other roles (ostéopathes, social professions…) are in JDV_J65, which
-    # we hold only in part: a code found only there is a warning, one found nowhere a failure.
-    "codeProfession": ("TRE_G15",),
-    "codeCategorieProfessionnelle": ("TRE_R09",),
-    "codeCiviliteDexercice": ("TRE_R11",),
-    "codeTypeSavoirFaire": ("TRE_R04",),
-    "codeSavoirFaire": ("SavoirFaire",),
-}
-ACTIVITY_CODES = {
-    "codeModeExercice": ("TRE_R23",),
-    "codeSecteurDactivite": ("TRE_R02",),
-    "codeSectionPharmacien": ("SectionPharmacien",),
-    "codeRole": ("TRE_R21",),
-    "codeGenreActivite": ("TRE_R22",),
-}
+# The coded fields, where they live. Each is checked against the one nomenclature whose file
+# names it in "claims" (nomenclature_for): never a union of tables, which would let a code of
+# one field (a savoir-faire, a fonction) pass in another (codeProfession).
+EXERCICE_CODES = (
+    "codeProfession",
+    "codeCategorieProfessionnelle",
+    "codeCiviliteDexercice",
+    "codeTypeSavoirFaire",
+    "codeSavoirFaire",
+)
+ACTIVITY_CODES = (
+    "codeModeExercice",
+    "codeSecteurDactivite",
+    "codeSectionPharmacien",
+    "codeRole",
+    "codeGenreActivite",
+)
+# A Nov-2023 BAS payload carries these at the top level (fact sheet §2.8 item 6).
+TOP_LEVEL_CODES = ("codeCivilite", "codeGenreActivite")
+CODE_OID_CLAIMS = {"SubjectRole": OID_SUBJECT_ROLE, "Secteur_Activite": OID_SECTEUR_ACTIVITE}
+CODED_FIELDS = (
+    *EXERCICE_CODES,
+    *ACTIVITY_CODES,
+    *TOP_LEVEL_CODES,
+    *CODE_OID_CLAIMS,
+)
+# BAS payloads carry the TRE_R81 civilité "M" in codeCiviliteDexercice (fact sheet §3.2,
+# POC-USERINFO): tolerated in sandbox mode, and only that value.
+SANDBOX_CODES = {"codeCiviliteDexercice": frozenset({"M"})}
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class Nomenclature:
     oid: str | None
     complete: bool
     codes: dict[str, str]
+    claims: tuple[str, ...] = ()  # the coded fields whose codes come from this nomenclature
 
     @property
     def reference(self) -> str:
@@ -72,36 +85,65 @@ def nomenclatures() -> dict[str, Nomenclature]:
     for path in sorted(NOMENCLATURES_DIR.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         found[data["id"]] = Nomenclature(
-            data["id"], data["name"], data.get("oid"), bool(data.get("complete")), data["codes"]
+            data["id"],
+            data["name"],
+            data.get("oid"),
+            bool(data.get("complete")),
+            data["codes"],
+            tuple(data.get("claims", ())),
         )
     return found
 
 
-def _check_code(value: object, names: tuple[str, ...], path: str) -> Violation | None:
-    """A code must be in one of its nomenclatures; empty means absent (PSC sends "")."""
+@cache
+def nomenclature_for(field: str) -> Nomenclature:
+    """The one nomenclature a coded field's codes come from: the file naming it in "claims"."""
+    named = [n for n in nomenclatures().values() if field in n.claims]
+    if len(named) != 1:
+        raise LookupError(
+            f"{field}: named by {len(named)} nomenclature files "
+            f"({', '.join(n.id for n in named) or 'none'}), expected exactly one"
+        )
+    return named[0]
+
+
+@cache
+def other_professions() -> dict[str, str]:
+    """Profession codes outside TRE_G15 that PSC's codeProfession may carry (ostéopathes,
+    social professions…): JDV_J65's profession code systems (its file's code_systems)."""
+    path = NOMENCLATURES_DIR / "JDV_J65-SubjectRole-DMP.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    codes = {
+        c for oid, listed in data["code_systems"].items() if not oid.startswith("$") for c in listed
+    }
+    return {c: data["codes"][c] for c in sorted(codes)}
+
+
+def _check_code(value: object, field: str, path: str, *, sandbox: bool = False) -> Violation | None:
+    """A code must be in its field's nomenclature; empty means absent (PSC sends "")."""
     if not isinstance(value, str) or value == "":
         return None
-    known = [nomenclatures()[n] for n in names if n in nomenclatures()]
-    if not known or any(value in n.codes for n in known):
+    nomenclature = nomenclature_for(field)
+    if value in nomenclature.codes:
         return None
-    reference = " or ".join(n.reference for n in known)
-    roles = nomenclatures().get("JDV_J65")
-    if names == ("TRE_G15",) and roles is not None and value in roles.codes:
+    if sandbox and value in SANDBOX_CODES.get(field, ()):
+        return None
+    if field == "codeProfession" and value in other_professions():
         return Violation(
             path,
             "nomenclature",
-            reference,
-            f"code {value!r} is not a TRE_G15 health profession (JDV_J65: {roles.codes[value]})",
+            nomenclature.reference,
+            f"code {value!r} is not a TRE_G15 health profession "
+            f"(JDV_J65 profession: {other_professions()[value]})",
             "SHOULD",
         )
-    # MUST only when every list consulted is complete: an unknown code may be newer than ours.
-    complete = all(n.complete for n in known)
+    # MUST only when the list is complete: an unknown code may be newer than ours.
     return Violation(
         path,
         "nomenclature",
-        reference,
+        nomenclature.reference,
         f"code {value!r} is not in the nomenclature",
-        "MUST" if complete else "SHOULD",
+        "MUST" if nomenclature.complete else "SHOULD",
     )
 
 
@@ -114,8 +156,7 @@ def _identifier(path: str, value: object, check, reference: str) -> Violation | 
 
 def _activity(activity: dict, path: str, sandbox: bool) -> list[Violation]:
     found: list[Violation | None] = [
-        _check_code(activity.get(field), names, f"{path}.{field}")
-        for field, names in ACTIVITY_CODES.items()
+        _check_code(activity.get(field), field, f"{path}.{field}") for field in ACTIVITY_CODES
     ]
     finess = (
         (lambda v: None if v.isalnum() and len(v) == 9 else "9 characters")
@@ -176,24 +217,65 @@ def _activity(activity: dict, path: str, sandbox: bool) -> list[Violation]:
     return [v for v in found if v]
 
 
-def _code_oid(path: str, value: object, oid: str, names: tuple[str, ...]) -> list[Violation]:
+def _code_oid(path: str, value: object, field: str) -> list[Violation]:
+    oid = CODE_OID_CLAIMS[field]
     split = ids.code_oid(value) if isinstance(value, str) else None
     if split is None:
         return [Violation(path, "code^OID", FACT_SHEET, f"{value!r} is not of the form code^{oid}")]
     code, found_oid = split
     if found_oid != oid:
         return [Violation(path, "code^OID", FACT_SHEET, f"OID {found_oid} instead of {oid}")]
-    problem = _check_code(code, names, path)
+    problem = _check_code(code, field, path)
     return [problem] if problem else []
 
 
+@cache
+def _schema_properties(short: str) -> frozenset[str]:
+    return frozenset(registry().contents(schema_id(short)).get("properties", {}))
+
+
+@cache
+def pivot_claims() -> tuple[str, ...]:
+    """The identité pivot every UserInfo carries (userinfo schema)."""
+    return tuple(registry().contents(schema_id("psc:userinfo"))["required"])
+
+
+@cache
+def scope_all_mandatory() -> tuple[str, ...]:
+    """The claims every UserInfo released with scope_all carries (scope-all-claims schema)."""
+    return tuple(registry().contents(schema_id("psc:scope-all-claims"))["required"])
+
+
+@cache
+def scope_all_markers() -> frozenset[str]:
+    """Claims only scope_all's UserInfo releases: scope_all's claims less those PSC's access
+    token carries anyway (otherIds). One of them in a payload means scope_all released it."""
+    return _schema_properties("psc:scope-all-claims") - _schema_properties("psc:access-token")
+
+
+def implies_scope_all(claims: object) -> bool:
+    return isinstance(claims, dict) and any(name in claims for name in scope_all_markers())
+
+
+def _schema_violations(shorts: list[str], claims: object, reference: str) -> list[Violation]:
+    # Several schemas may state the same constraint (a $ref shared): report it once.
+    errors = sorted({e for short in shorts for e in schema_errors(schema_id(short), claims)})
+    return [Violation(path, "schema", reference, message) for path, message in errors]
+
+
 def validate_userinfo(claims: dict, *, sandbox: bool = False) -> list[Violation]:
-    found: list[Violation] = [
-        Violation(path, "schema", "PSC UserInfo schema (fact sheet §3)", message)
-        for path, message in schema_errors(schema_id("psc:userinfo"), claims)
-    ]
+    """UserInfo against the strictest schema its content implies: one carrying any claim that
+    only scope_all releases is held to every mandatory scope_all claim."""
+    shorts = ["psc:userinfo"] + (["psc:scope-all-claims"] if implies_scope_all(claims) else [])
+    found = _schema_violations(shorts, claims, "PSC UserInfo schema (fact sheet §3)")
     if not isinstance(claims, dict):
         return found
+    return found + _content(claims, sandbox)
+
+
+def _content(claims: dict, sandbox: bool) -> list[Violation]:
+    """Identifiers, coded fields and consistency of whatever PSC claims a payload carries."""
+    found: list[Violation] = []
     id_nat = claims.get("SubjectNameID")
     if isinstance(id_nat, str) and (problem := ids.id_nat_error(id_nat, allow_edit=sandbox)):
         found.append(
@@ -204,31 +286,28 @@ def validate_userinfo(claims: dict, *, sandbox: bool = False) -> list[Violation]
                 f"{id_nat!r}: {problem}",
             )
         )
-    for i, role in enumerate(claims.get("SubjectRole") or []):
-        found += _code_oid(f"$.SubjectRole[{i}]", role, OID_SUBJECT_ROLE, ("JDV_J65", "TRE_G15"))
+    roles = claims.get("SubjectRole")
+    for i, role in enumerate(roles if isinstance(roles, list) else []):
+        found += _code_oid(f"$.SubjectRole[{i}]", role, "SubjectRole")
     if sector := claims.get("Secteur_Activite"):
-        found += _code_oid("$.Secteur_Activite", sector, OID_SECTEUR_ACTIVITE, ("TRE_R02",))
-    civilite_paths = [("$.codeCivilite", claims.get("codeCivilite"))]
+        found += _code_oid("$.Secteur_Activite", sector, "Secteur_Activite")
+    coded = [(f"$.{field}", field, claims.get(field)) for field in TOP_LEVEL_CODES]
     refpro = claims.get("SubjectRefPro")
     exercices = refpro.get("exercices") if isinstance(refpro, dict) else None
     if isinstance(refpro, dict):
-        civilite_paths.append(("$.SubjectRefPro.codeCivilite", refpro.get("codeCivilite")))
-    for path, value in civilite_paths:
-        if problem := _check_code(value, ("TRE_R81",), path):
-            found.append(problem)
+        coded.append(("$.SubjectRefPro.codeCivilite", "codeCivilite", refpro.get("codeCivilite")))
     for e, exercice in enumerate(exercices if isinstance(exercices, list) else []):
         if not isinstance(exercice, dict):
             continue
         base = f"$.SubjectRefPro.exercices[{e}]"
-        for field, names in EXERCICE_CODES.items():
-            if problem := _check_code(exercice.get(field), names, f"{base}.{field}"):
-                if field == "codeCiviliteDexercice" and sandbox:
-                    continue  # BAS payloads carry "M" here (fact sheet §3.2)
-                found.append(problem)
+        coded += [(f"{base}.{field}", field, exercice.get(field)) for field in EXERCICE_CODES]
         activities = exercice.get("activities")
         for a, activity in enumerate(activities if isinstance(activities, list) else []):
             if isinstance(activity, dict):
                 found += _activity(activity, f"{base}.activities[{a}]", sandbox)
+    for path, field, value in coded:
+        if problem := _check_code(value, field, path, sandbox=sandbox):
+            found.append(problem)
     found += _consistency(claims)
     return found
 
@@ -312,11 +391,18 @@ def validate_access_token(claims: dict, *, sandbox: bool = False) -> list[Violat
 
 
 def detect_kind(claims: dict) -> str:
-    if "SubjectNameID" in claims or "SubjectRefPro" in claims:
+    # A claim only UserInfo's scope_all releases makes a payload a UserInfo, whatever else it
+    # lacks: judged as an ID token it would pass with its sectoral claims half missing.
+    if "SubjectNameID" in claims or implies_scope_all(claims):
         return "userinfo"
     if "active" in claims or claims.get("typ") == "Bearer" or "authMode" in claims:
         return "access-token"
     return "id-token"
+
+
+def kind_label(claims: dict, kind: str) -> str:
+    """The kind and, when its content implies scope_all, that it was held to scope_all."""
+    return f"{kind} (scope_all)" if implies_scope_all(claims) else kind
 
 
 VALIDATORS = {
@@ -342,7 +428,14 @@ def load_payload(text: str) -> dict:
 
 def validate(claims: dict, kind: str = "auto", *, sandbox: bool = False) -> list[Violation]:
     kind = detect_kind(claims) if kind == "auto" else kind
-    return VALIDATORS[kind](claims, sandbox=sandbox)
+    found = VALIDATORS[kind](claims, sandbox=sandbox)
+    if kind != "userinfo" and implies_scope_all(claims):
+        # A token carrying scope_all's sectoral claims: held to all of them, and to their codes.
+        found += _schema_violations(
+            ["psc:scope-all-claims"], claims, "PSC scope_all claims schema (fact sheet §3.1)"
+        )
+        found += _content(claims, sandbox)
+    return found
 
 
 def read(path: str) -> str:

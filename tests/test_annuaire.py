@@ -93,3 +93,22 @@ def test_doctors_have_a_specialty_and_pharmacists_a_section(annuaire):
             if exercice["codeProfession"] == "21":
                 for activity in exercice["activities"]:
                     assert activity["codeSectionPharmacien"] in ("A", "D")
+
+
+def test_every_professional_s_userinfo_holds_against_each_field_s_nomenclature(annuaire):
+    """The clean simulator's payloads pass the strictest schema they imply (scope_all) and
+    every coded field's own nomenclature: no MUST violation and no warning (one professional in
+    ten: the schema validation of all 10,000 takes a minute and a half)."""
+    from psc_testkit import psc_claims
+    from psc_testkit.simulator import claims
+
+    problems = []
+    for pro in annuaire.professionals[::10]:
+        for mode in ("CARD", "MOBILE"):
+            info = claims.userinfo(pro, mode, scope_all=True)
+            assert psc_claims.implies_scope_all(info)
+            problems += [f"{pro.id_nat}: {v}" for v in psc_claims.validate(info)]
+        pivot = claims.userinfo(pro, "CARD", scope_all=False)
+        assert not psc_claims.implies_scope_all(pivot)
+        problems += [f"{pro.id_nat}: {v}" for v in psc_claims.validate(pivot)]
+    assert not problems, problems[:10]

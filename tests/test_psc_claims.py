@@ -114,3 +114,182 @@ def test_validate_claims_on_garbage_is_a_clear_error(tmp_path):
     result = run(str(path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert run(str(tmp_path / "missing.json")).returncode == 2
+
+
+# Payloads are judged by what they imply, and each coded field by its own nomenclature -------
+
+BAS = CASES[0]["payload"]  # real BAS UserInfo (sandbox: EDIT identity)
+ASSEMBLED = CASES[2]["payload"]  # fact sheet §3.5, every key name seen in real payloads
+
+
+def changed(payload: dict, change) -> dict:
+    copy = json.loads(json.dumps(payload))
+    change(copy)
+    return copy
+
+
+def must_paths(claims: dict, kind: str = "auto", sandbox: bool = False) -> list[str]:
+    return sorted(
+        {v.path for v in psc_claims.validate(claims, kind, sandbox=sandbox) if v.level == "MUST"}
+    )
+
+
+def first_exercice(claims: dict) -> dict:
+    return claims["SubjectRefPro"]["exercices"][0]
+
+
+def first_activity(claims: dict) -> dict:
+    return first_exercice(claims)["activities"][0]
+
+
+def test_the_clean_payloads_hold_against_the_strictest_schema():
+    assert psc_claims.implies_scope_all(ASSEMBLED) and psc_claims.implies_scope_all(BAS)
+    assert must_paths(ASSEMBLED) == [] and must_paths(BAS, sandbox=True) == []
+
+
+@pytest.mark.parametrize("missing", ["SubjectOrganizationID", "otherIds", "SubjectRole"])
+def test_a_userinfo_with_sectoral_claims_is_held_to_all_of_scope_all(missing):
+    # The BAS payload carries SubjectRefPro: scope_all released it, so each mandatory
+    # scope_all claim must be there (the bare UserInfo schema asked for the pivot only).
+    claims = changed(ASSEMBLED, lambda c: c.pop(missing))
+    assert must_paths(claims) == ["$"]
+    assert any(missing in v.message for v in psc_claims.validate(claims))
+
+
+def test_a_pivot_only_userinfo_is_not_held_to_scope_all():
+    # SYNAPSE's "regular_userinfo": what PSC answers without scope_all (fact sheet §3.3).
+    pivot = {k: ASSEMBLED[k] for k in psc_claims.pivot_claims()}
+    pivot["codeCivilite"] = "M"
+    assert not psc_claims.implies_scope_all(pivot) and must_paths(pivot) == []
+
+
+ID_TOKEN = {  # the ANS connector's fixture claims (fact sheet §2.3), with the times it needs
+    "iss": "https://auth.bas.psc.esante.gouv.fr/auth/realms/esante-wallet",
+    "sub": ASSEMBLED["sub"],
+    "aud": "ans-poc-esignsante-bas",
+    "exp": 1677518368,
+    "iat": 1677518248,
+    "nonce": "4f1f0c1d",
+    "acr": "eidas2",
+    "amr": ["sc", "pin"],
+}
+
+
+def test_an_id_token_without_psc_claims_stays_an_id_token():
+    assert psc_claims.detect_kind(ID_TOKEN) == "id-token" and must_paths(ID_TOKEN) == []
+
+
+def test_a_token_carrying_a_sectoral_claim_is_held_to_all_of_scope_all():
+    # Before: SubjectRole and Secteur_Activite made no payload a UserInfo, so this was judged
+    # as an ID token and passed with four of scope_all's six claims missing.
+    claims = {
+        **ID_TOKEN,
+        "SubjectRole": ASSEMBLED["SubjectRole"],
+        "Secteur_Activite": ASSEMBLED["Secteur_Activite"],
+    }
+    assert psc_claims.detect_kind(claims) == "userinfo"
+    assert "$" in must_paths(claims)
+    for kind in ("id-token", "access-token"):
+        messages = [v.message for v in psc_claims.validate(claims, kind) if v.level == "MUST"]
+        assert any("SubjectRefPro" in m for m in messages), (kind, messages)
+
+
+def test_an_access_token_with_other_ids_is_not_a_userinfo():
+    # otherIds is an access-token claim too (REMOTE-CACHE): it implies nothing about scope_all.
+    introspection = CASES[14]["payload"]
+    assert "otherIds" in introspection and not psc_claims.implies_scope_all(introspection)
+    assert psc_claims.detect_kind(introspection) == "access-token"
+
+
+def test_every_coded_field_has_exactly_one_nomenclature():
+    for field in psc_claims.CODED_FIELDS:
+        assert psc_claims.nomenclature_for(field).codes, field
+    assert psc_claims.nomenclature_for("codeProfession").id == "TRE_G15"
+    assert psc_claims.nomenclature_for("codeSavoirFaire").id == "TRE_R01"
+    assert psc_claims.nomenclature_for("codeSectionPharmacien").id == "TRE_G05"
+    assert psc_claims.nomenclature_for("SubjectRole").id == "JDV_J65"
+
+
+EXERCICE = "$.SubjectRefPro.exercices[0]"
+ACTIVITY = f"{EXERCICE}.activities[0]"
+
+
+@pytest.mark.parametrize(
+    ("description", "change", "path"),
+    [
+        # Each was accepted before: a code of another table (found in the JDV_J65 union) was
+        # a mere warning, and two fields' tables were looked up under a name no file has.
+        (
+            "a savoir-faire code as codeProfession",
+            lambda c: first_exercice(c).update(codeProfession="SM54"),
+            f"{EXERCICE}.codeProfession",
+        ),
+        (
+            "a fonction code as codeProfession",
+            lambda c: first_exercice(c).update(codeProfession="FON-01"),
+            f"{EXERCICE}.codeProfession",
+        ),
+        (
+            "a profession code as codeSavoirFaire",
+            lambda c: first_exercice(c).update(codeSavoirFaire="10"),
+            f"{EXERCICE}.codeSavoirFaire",
+        ),
+        (
+            "an unknown savoir-faire",
+            lambda c: first_exercice(c).update(codeSavoirFaire="SM999"),
+            f"{EXERCICE}.codeSavoirFaire",
+        ),
+        (
+            "a fonction code as codeSectionPharmacien",
+            lambda c: first_activity(c).update(codeSectionPharmacien="FON-03"),
+            f"{ACTIVITY}.codeSectionPharmacien",
+        ),
+        (
+            "a civilité (TRE_R81) as codeCiviliteDexercice outside the sandbox",
+            lambda c: first_exercice(c).update(codeCiviliteDexercice="MME"),
+            f"{EXERCICE}.codeCiviliteDexercice",
+        ),
+        (
+            "a TRE_R09 category as codeModeExercice",
+            lambda c: first_activity(c).update(codeModeExercice="C"),
+            f"{ACTIVITY}.codeModeExercice",
+        ),
+        (
+            "a top-level codeGenreActivite outside TRE_R22 (Nov-2023 BAS location)",
+            lambda c: c.update(codeGenreActivite="GENR77"),
+            "$.codeGenreActivite",
+        ),
+        (
+            "a top-level codeCivilite outside TRE_R81",
+            lambda c: c.update(codeCivilite="DR"),
+            "$.codeCivilite",
+        ),
+    ],
+    ids=lambda x: x if isinstance(x, str) and " " in x else "",
+)
+def test_a_code_from_another_table_fails(description, change, path):
+    claims = changed(ASSEMBLED, change)
+    assert must_paths(claims) == [path], description
+
+
+def test_a_profession_outside_g15_is_a_warning_not_a_pass():
+    claims = changed(ASSEMBLED, lambda c: first_exercice(c).update(codeProfession="71"))
+    found = [v for v in psc_claims.validate(claims) if v.path == f"{EXERCICE}.codeProfession"]
+    assert [(v.level, "Ostéopathe" in v.message) for v in found] == [("SHOULD", True)]
+
+
+def test_the_sandbox_tolerates_the_observed_m_and_nothing_else():
+    # BAS payloads carry codeCiviliteDexercice "M" (fact sheet §3.2); sandbox mode used to
+    # skip the field altogether, so any value passed.
+    assert must_paths(BAS, sandbox=True) == []
+    claims = changed(BAS, lambda c: first_exercice(c).update(codeCiviliteDexercice="XX"))
+    assert must_paths(claims, sandbox=True) == [f"{EXERCICE}.codeCiviliteDexercice"]
+
+
+def test_claims_the_schema_does_not_list_are_accepted():
+    # OIDC Core 5.1 / 5.3.2: "Other Claims MAY be returned"; Keycloak adds preferred_username,
+    # email_verified, name; PSC 2026 adds auth_level (fact sheet §7).
+    extra = {"auth_level": "1", "name": "CLAIRE MARTIN", "locale": "fr"}
+    assert must_paths({**ASSEMBLED, **extra}) == []
+    id_token = {**ID_TOKEN, "preferred_username": "899700123450", "email_verified": False}
+    assert must_paths({**id_token, **extra}) == []

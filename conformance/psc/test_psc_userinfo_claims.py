@@ -8,15 +8,9 @@ from conformance.helpers import expect
 from psc_testkit import psc_claims
 from psc_testkit.schemas import schema_errors, schema_id
 
-PIVOT = ("sub", "SubjectNameID", "preferred_username", "given_name", "family_name")
-SECTORAL = (
-    "SubjectRefPro",
-    "SubjectRole",
-    "Secteur_Activite",
-    "SubjectOrganization",
-    "SubjectOrganizationID",
-    "otherIds",
-)
+# The identité pivot and scope_all's mandatory claims, from the schemas (schemas/psc/).
+PIVOT = psc_claims.pivot_claims()
+SECTORAL = psc_claims.scope_all_mandatory()
 
 
 def per_professional(professionals, problems_of) -> list[str]:
@@ -56,17 +50,21 @@ def test_scope_all_releases_the_sectoral_claims(professionals, target):
 
 
 @pytest.mark.requirement("PSC-SCHEMA", "MUST")
-def test_userinfo_matches_the_psc_schema(professionals):
+def test_userinfo_matches_the_psc_schema(professionals, target):
     """PSC-SCHEMA MUST. UserInfo has PSC's shape: claim names (SubjectOrganizationID,
-    codeSecteurDactivite…), JSON types, every activity key present (schemas/psc/)."""
-    problems = per_professional(
-        professionals,
-        lambda p: [
-            f"{path}: {message}"
-            for path, message in schema_errors(schema_id("psc:userinfo-scope-all"), p.userinfo)
-        ],
-    )
-    expect(not problems, "valid against schemas/psc/userinfo-scope-all", problems[:10])
+    codeSecteurDactivite…), JSON types, every activity key present (schemas/psc/). It is held
+    to the strictest schema it implies: userinfo-scope-all when scope_all was requested or
+    when it carries any claim only scope_all releases."""
+
+    def problems(pro):
+        strict = "scope_all" in target.scopes or psc_claims.implies_scope_all(pro.userinfo)
+        schema = "psc:userinfo-scope-all" if strict else "psc:userinfo"
+        return [
+            f"{path}: {message}" for path, message in schema_errors(schema_id(schema), pro.userinfo)
+        ]
+
+    problems_found = per_professional(professionals, problems)
+    expect(not problems_found, "valid against the PSC UserInfo schema", problems_found[:10])
 
 
 @pytest.mark.requirement("PSC-SECTORAL", "MUST")
