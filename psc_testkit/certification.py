@@ -23,10 +23,12 @@ import tomllib
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psc_testkit import __version__
-from psc_testkit.config import Target
-from psc_testkit.evidence import Redactor
+
+if TYPE_CHECKING:  # the CLI imports this module for --sign-key: kept light (no httpx)
+    from psc_testkit.config import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [("conformance", "*.py"), ("schemas", "*.json"), ("psc_testkit", "*.py")]
@@ -199,6 +201,8 @@ def why_skipped(message: str) -> str:
 
 def profile_of(target: Target | None, summary: dict, declaration: Declared | None = None) -> dict:
     """What was tested, as the certificate shows it: no secret (by field name), bounded."""
+    from psc_testkit.evidence import Redactor
+
     redact = Redactor()
     if target is not None:
         for client in target.clients:
@@ -323,6 +327,8 @@ def build(
         "out_of_scope": len(requirements) - len(scope),
         "checks": dict(sorted(summary.get("counts", {}).items())),
     }
+    from psc_testkit.evidence import Redactor
+
     redact = Redactor()
     document = {
         "kind": KIND,
@@ -401,14 +407,19 @@ def load_signing_key(path: Path, password: str | None = None) -> SigningKey:
     except OSError as exc:
         raise CertificationError(f"{path}: {exc.strerror or exc}") from None
     try:
-        key = serialization.load_pem_private_key(
-            data, password=password.encode() if password else None
-        )
-    except TypeError:
-        raise CertificationError(
-            f"{path}: the key is encrypted: put its password in PSC_SIGN_KEY_PASSWORD"
-        ) from None
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except TypeError:  # encrypted (a password set for a plain key is simply not used)
+            if not password:
+                raise CertificationError(
+                    f"{path}: the key is encrypted: put its password in PSC_SIGN_KEY_PASSWORD"
+                ) from None
+            key = serialization.load_pem_private_key(data, password=password.encode())
     except ValueError as exc:
+        if password and "password" in str(exc).lower():
+            raise CertificationError(
+                f"{path}: the password in PSC_SIGN_KEY_PASSWORD does not decrypt the key"
+            ) from None
         raise CertificationError(f"{path}: not a PEM private key ({exc})") from None
     alg = _alg_of(key, path)
     return SigningKey(key=key, alg=alg, kid=_key_id(key.public_key()))  # type: ignore[attr-defined]

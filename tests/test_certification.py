@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from psc_testkit import certification
 from tests.cli import psc_testkit
-from tests.conftest import PROFILE
+from tests.conftest import PROFILE, ROOT
 
 SECRETS = ("sim-basic-6f1d2c9a4e", "sim-post-83b7e0f215")
 
@@ -212,6 +212,17 @@ def test_a_safe_profile_run_is_incomplete_with_what_it_did_not_check(own_simulat
     html = (reports / "certification.html").read_text()
     assert 'id="result">INCOMPLETE' in html and "Not checked" in html
     assert "safe profile: this check needs a user login" in html
+
+    # The scope targets/psc-prod.toml suggests (commented out) is what a safe run checks.
+    lines = (ROOT / "targets" / "psc-prod.toml").read_text().splitlines()
+    start = lines.index("# [certification]")
+    table = [line.removeprefix("# ") for line in lines[start:] if line.startswith("# ")]
+    scoped = tmp_path / "scoped.toml"
+    scoped.write_text("\n".join(table) + "\n")
+    summary = json.loads((reports / "summary.json").read_text())
+    held = certification.build(summary, None, scoped)
+    assert held["result"] == "PASSED", held["not_checked"]
+    assert held["profile"]["product"] == "My service"
 
 
 def test_a_deselected_run_is_incomplete_not_passed(tmp_path):
