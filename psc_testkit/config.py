@@ -52,6 +52,9 @@ class LoginStep:
     value: str | None = None
     optional: bool = False  # skipped when its element is absent (a consent page, say)
     match: str | None = None  # run only when the page URL contains this
+    # The value holds a credential ("{password}" or "{env:NAME}"): the browser driver never
+    # types it twice in one login.
+    secret: bool = False
 
     def text(self) -> str:
         """The step as the profile wrote it, for messages; not its value (a password, maybe)."""
@@ -68,6 +71,9 @@ class DriverProfile:
     name: str = "simulator"
     # Test professionals (idNat) to log in as; the simulator driver fetches some if empty.
     users: tuple[str, ...] = ()
+    # Each user's own password, where the profile gives one (users = [{ login, password }]):
+    # what "{password}" stands for in the fields and steps when that user logs in.
+    passwords: dict[str, str] = field(default_factory=dict)
     method: str = "cps"  # cps | ecps: how the simulated professional authenticates
     # html_form: form fields to fill, "{user}" standing for the professional's identifier.
     fields: dict[str, str] = field(default_factory=dict)
@@ -154,8 +160,9 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
             "allow_plain_http",
         }
     ),
-    # Free-form sub-tables, checked elsewhere: fields (form field names), steps (_step).
-    "driver": frozenset(f.name for f in fields(DriverProfile)),
+    # Free-form sub-tables, checked elsewhere: fields (form field names), steps (_step), and
+    # users' entries (_users). passwords are read from users, not a field of their own.
+    "driver": frozenset(f.name for f in fields(DriverProfile)) - {"passwords"},
     "clients": frozenset(
         {
             "client_id",
@@ -188,6 +195,7 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
             "ciba_expires_in",
             "ciba_interval",
             "awkward_secrets",
+            "acr",
         }
     ),
     "load": frozenset(
@@ -307,12 +315,15 @@ def _step(raw: object, where: str) -> LoginStep:
         raise ProfileError(f'{where}: fill needs a value (e.g. value = "{{user}}")')
     if action != "fill" and value is not None:
         raise ProfileError(f"{where}: value goes with fill, not {action}")
+    secret = isinstance(value, str) and (
+        "{password}" in value or ENV_REFERENCE.search(value) is not None
+    )
     optional, match = raw.get("optional", False), raw.get("match")
     if not isinstance(optional, bool):
         raise ProfileError(f"{where}: optional is true or false")
     if match is not None and (not isinstance(match, str) or not match):
         raise ProfileError(f"{where}: match is a non-empty part of a URL")
-    return LoginStep(action, target, value, optional, match)
+    return LoginStep(action, target, value, optional, match, secret)
 
 
 def _seconds(raw: dict, key: str, default: float, where: str) -> float:
@@ -322,12 +333,70 @@ def _seconds(raw: dict, key: str, default: float, where: str) -> float:
     return float(value)
 
 
+USER_KEYS = {"login", "password"}
+
+
+def _users(raw: dict, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """[driver] users: identifiers ("899700000005"), or tables that give a user's own password
+    ({ login = "test-pro-1", password = "{env:PRO1_PASSWORD}" }), mixed as needed."""
+    value = raw.get("users", [])
+    if not isinstance(value, list):
+        raise ProfileError(f'{where}: users is a list (["alice"] or [{{ login = "alice" }}])')
+    logins: list[str] = []
+    passwords: dict[str, str] = {}
+    for index, entry in enumerate(value):
+        at = f"{where}: users[{index}]"
+        if isinstance(entry, dict):
+            unknown = sorted(set(entry) - USER_KEYS)
+            if unknown:
+                raise _unknown(unknown[0], USER_KEYS, at, "key")
+            login, password = entry.get("login"), entry.get("password")
+            if not isinstance(login, str) or not login:
+                raise ProfileError(f"{at}: login is the user's identifier, a non-empty string")
+            if password is not None:
+                if not isinstance(password, str) or not password:
+                    raise ProfileError(f'{at}: password is a string ("{{env:NAME}}")')
+                passwords[login] = password
+        elif isinstance(entry, str) and entry:
+            login = entry
+        else:
+            raise ProfileError(f"{at}: a user is an identifier or a table {{ login, password }}")
+        if login in logins:
+            raise ProfileError(f"{at}: {login!r} is listed twice")
+        logins.append(login)
+    fields_table = raw.get("fields", {})
+    uses = (
+        [v for v in fields_table.values() if "{password}" in str(v)]
+        if isinstance(fields_table, dict)
+        else []
+    )
+    uses += [
+        s.get("value")
+        for s in raw.get("steps", [])
+        if isinstance(s, dict) and "{password}" in str(s.get("value", ""))
+    ]
+    if uses:
+        bare = [login for login in logins if login not in passwords]
+        if bare:
+            raise ProfileError(
+                f"{where}: the fields or steps type {{password}}, but the user {bare[0]!r} has "
+                'none: users = [{ login = "...", password = "{env:NAME}" }]'
+            )
+    elif passwords:
+        raise ProfileError(
+            f"{where}: users carry passwords, but no [driver.fields] value or fill step types "
+            '"{password}": they would never be used'
+        )
+    return tuple(logins), passwords
+
+
 def _driver(raw: dict, path: Path, subst: dict[str, str], base: Path) -> DriverProfile:
     where = f"{path}: [driver]"
     users = os.environ.get("PSC_USERS")
     steps = raw.get("steps", [])
     if not isinstance(steps, list):
         raise ProfileError(f"{where}: steps is an array of tables ([[driver.steps]])")
+    logins, passwords = _users(raw, where)
     headless = raw.get("headless", True)
     if not isinstance(headless, bool):
         raise ProfileError(f"{where}: headless is true or false")
@@ -341,7 +410,8 @@ def _driver(raw: dict, path: Path, subst: dict[str, str], base: Path) -> DriverP
         raise ProfileError(f"{where}: listener_cert and listener_key go together")
     return DriverProfile(
         name=str(raw.get("name", "simulator")),
-        users=tuple(users.split(",")) if users else tuple(raw.get("users", ())),
+        users=tuple(users.split(",")) if users else logins,
+        passwords=passwords,
         method=str(raw.get("method", "cps")),
         fields=dict(raw.get("fields", {})),
         max_steps=int(raw.get("max_steps", 10)),
@@ -363,8 +433,10 @@ ENV_REFERENCE = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 def _driver_env(
     driver: DriverProfile, where: str, require: bool
 ) -> tuple[DriverProfile, tuple[str, ...]]:
-    """Replace `{env:NAME}` in the form fields and browser steps by the variable's value: a test
-    user's password stays out of the file, as client secrets do. Returns the values too."""
+    """Replace `{env:NAME}` in the form fields, browser steps and users' passwords by the
+    variable's value: a test user's password stays out of the file, as client secrets do.
+    Returns the values too, and every user's password (written in the file or not): all are
+    redacted like client secrets."""
     found: list[str] = []
 
     def expand(text: str) -> str:
@@ -383,8 +455,10 @@ def _driver_env(
         driver,
         fields={k: expand(str(v)) for k, v in driver.fields.items()},
         steps=tuple(replace(s, value=expand(s.value)) if s.value else s for s in driver.steps),
+        passwords={login: expand(p) for login, p in driver.passwords.items()},
     )
-    return expanded, tuple(found)
+    found.extend(p for p in expanded.passwords.values() if not ENV_REFERENCE.search(p))
+    return expanded, tuple(dict.fromkeys(found))
 
 
 def _flag(raw: dict, key: str, where: str) -> bool:

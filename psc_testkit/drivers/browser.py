@@ -3,10 +3,16 @@ profile's steps say, or, with no steps and `headless = false`, lets a person log
 (CPS card, e-CPS app) while the driver waits for the way back to the client.
 
 Steps, in [[driver.steps]]: `fill` (a selector, with `value`; "{user}" is the professional's
-identifier), `click`, `wait` (until a selector is present) and `wait_url` (until the URL contains
-a text). `optional = true` skips a step whose element does not show; `match` runs a step only on
-pages whose URL contains it. Every wait lasts at most `step_timeout`; the wait for the redirect
-after the last step too (with e-CPS, the approval on the phone happens in that wait).
+identifier, "{password}" that user's password), `click`, `wait` (until a selector is present)
+and `wait_url` (until the URL contains a text). `optional = true` skips a step whose element
+does not show; `match` runs a step only on pages whose URL contains it. Every wait lasts at
+most `step_timeout`; the wait for the redirect after the last step too (with e-CPS, the
+approval on the phone happens in that wait).
+
+A password is typed once per login: a password field (an input of type password, or a fill
+whose value has "{password}" or "{env:NAME}") that shows again in the page the provider answered
+with means it refused the password, and the login stops there (a provider may lock the
+account); the run's LoginBudget counts it, as the html_form driver's.
 
 One login serves the run: the httpx browser's cookies go into Chromium before each
 authorization and Chromium's come back after, so later authorizations are silent and the checks'
@@ -26,7 +32,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from psc_testkit.config import DriverProfile, LoginStep
 from psc_testkit.destinations import Destinations
-from psc_testkit.drivers import LoginError
+from psc_testkit.drivers import LoginBudget, LoginError, fill
 from psc_testkit.drivers.chromium import (
     Callback,
     launch_args,
@@ -45,6 +51,10 @@ if TYPE_CHECKING:
 # that build their forms with a script need a moment, and an absent step should cost little.
 OPTIONAL_GRACE = 1.0
 POLL_MS = 100
+REFUSED = "the login form came back: check [[driver.steps]] and the password (not typed again)"
+# Set in the page where a password was typed: a new document (the provider's answer) lacks it.
+TYPED = "window.__pscTestkitTyped = true"
+NEW_DOCUMENT = "() => window.__pscTestkitTyped !== true"
 
 
 def _line(exc: BaseException) -> str:
@@ -54,11 +64,15 @@ def _line(exc: BaseException) -> str:
 class _Run:
     """One authorization in one page: the steps, the waits, and how it ended."""
 
-    def __init__(self, page: Page, callback: Callback, profile: DriverProfile) -> None:
+    def __init__(
+        self, page: Page, callback: Callback, profile: DriverProfile, budget: LoginBudget
+    ) -> None:
         self.page = page
         self.callback = callback
         self.profile = profile
+        self.budget = budget
         self.status: int | None = None  # of the last document the main frame loaded
+        self.typed: list[str] = []  # selectors of the passwords typed in this login
         page.on("response", self._document)
 
     def _document(self, response: Response) -> None:
@@ -72,6 +86,8 @@ class _Run:
             raise LoginError(self.callback.refused)
         if self.callback.arrival is not None:
             return self.callback.response()
+        if self.came_back():
+            self.budget.refused(REFUSED)
         if self.status is not None and self.status >= 400:
             return AuthorizationResponse(
                 {},
@@ -81,6 +97,23 @@ class _Run:
                 status=self.status,
             )
         return None
+
+    def typed_password(self, selector: str) -> None:
+        """A password went into `selector`: mark the page, to know the provider's answer."""
+        self.typed.append(selector)
+        self.page.evaluate(f"() => {{ {TYPED} }}")
+
+    def came_back(self, anywhere: bool = False) -> bool:
+        """Whether a password field typed in this login shows in a page loaded since (or, with
+        `anywhere`, in the page where it was typed too: a form answered without a new page)."""
+        if not self.typed:
+            return False
+        try:
+            if not anywhere and not self.page.evaluate(NEW_DOCUMENT):
+                return False
+            return any(self.page.locator(s).count() > 0 for s in self.typed)
+        except PlaywrightError:
+            return False  # the page is navigating: look again
 
     def wait(self, condition: Callable[[], bool], seconds: float) -> bool:
         """Until the condition holds (True) or the time is up (False); stops early when the
@@ -122,12 +155,14 @@ class BrowserDriver:
         recorder: Recorder | None = None,
         out: TextIO | None = None,
         destinations: Destinations | None = None,
+        budget: LoginBudget | None = None,
     ) -> None:
         self.profile = profile
         self.ca_file = ca_file
         self.destinations = destinations
         self.recorder = recorder
         self.out = out
+        self.budget = budget or LoginBudget()
         self.steps_run: list[int] = []  # numbers of the steps the last login performed
         self._playwright: Playwright | None = None
         self._chromium: Browser | None = None
@@ -165,6 +200,7 @@ class BrowserDriver:
     def authenticate(
         self, browser: httpx.Client, url: str, redirect_uri: str, user: str
     ) -> AuthorizationResponse:
+        self.budget.check()  # before Chromium opens a page: nothing reaches the provider
         # A context per authorization, filled from this httpx browser's jar: a check that uses
         # a fresh httpx browser gets a Chromium without a session too.
         context = self._launch().new_context(ignore_https_errors=self.profile.insecure_tls)
@@ -177,7 +213,7 @@ class BrowserDriver:
             if self.recorder is not None:
                 recorder = self.recorder
                 page.on("response", lambda r: record_navigation(recorder, r, callback))
-            result = self._login(_Run(page, callback, self.profile), url, user)
+            result = self._login(_Run(page, callback, self.profile, self.budget), url, user)
             cookies = context.cookies()
             if self.recorder is not None:
                 for cookie in cookies:
@@ -209,6 +245,9 @@ class BrowserDriver:
         run.wait(lambda: False, limit)
         if (done := run.outcome()) is not None:
             return done
+        if run.came_back(anywhere=True):
+            # The form stayed where the password was typed (a page that answers in place).
+            self.budget.refused(REFUSED)
         after = "after the last step " if steps else ""
         raise LoginError(f"no redirect to the client {after}within {limit:g} s: {run.where()}")
 
@@ -231,7 +270,9 @@ class BrowserDriver:
             raise LoginError(f"{label} timed out after {limit:g} s: {run.where()}")
         try:
             if step.action == "fill" and locator is not None:
-                locator.fill((step.value or "").replace("{user}", user))
+                locator.fill(fill(step.value or "", self.profile, user))
+                if step.secret or locator.get_attribute("type") == "password":
+                    run.typed_password(step.target)
             elif step.action == "click" and locator is not None:
                 locator.click()
         except PlaywrightError as exc:

@@ -1,9 +1,14 @@
 """Generic login through HTML forms, as Keycloak or LemonLDAP::NG render them.
 
 Follows redirects within the provider, finds the form that has the configured fields, fills
-them ("{user}" is the professional's identifier), keeps hidden inputs and checked defaults, and
-submits; a form with none of the configured fields (a consent page) is submitted as it is.
-Nothing here knows the simulator: only the profile's field names do.
+them ("{user}" is the professional's identifier, "{password}" that user's password), keeps
+hidden inputs and checked defaults, and submits; a form with none of the configured fields (a
+consent page) is submitted as it is. Nothing here knows the simulator: only the profile's field
+names do.
+
+A form whose fields were already submitted in this login means the provider refused them: the
+login stops there (never a second post: a provider may lock the account), and the run's
+LoginBudget counts it.
 """
 
 from __future__ import annotations
@@ -14,14 +19,17 @@ import httpx
 
 from psc_testkit.config import DriverProfile
 from psc_testkit.destinations import Destinations
-from psc_testkit.drivers import LoginError
+from psc_testkit.drivers import LoginBudget, LoginError, fill
 from psc_testkit.drivers.common import callback_of, no_redirect
 from psc_testkit.flow import AuthorizationResponse, parse_forms
 
 SUBMIT_TYPES = {"submit", "image"}
 
 
-def _form_data(form: dict, fields: dict[str, str], user: str) -> dict[str, str]:
+REFUSED = "the login form came back: check [driver.fields] and the password (not posted again)"
+
+
+def _form_data(form: dict, profile: DriverProfile, user: str) -> dict[str, str]:
     data: dict[str, str] = {}
     for field in form["inputs"]:
         name = field.get("name")
@@ -35,8 +43,8 @@ def _form_data(form: dict, fields: dict[str, str], user: str) -> dict[str, str]:
             continue
         else:
             data.setdefault(name, field.get("value", ""))
-    for name, value in fields.items():
-        data[name] = value.replace("{user}", user)
+    for name, value in profile.fields.items():
+        data[name] = fill(value, profile, user)
     # The first submit button with a name is what a person clicks (e.g. Keycloak's "login").
     for field in form["inputs"]:
         if (
@@ -48,12 +56,19 @@ def _form_data(form: dict, fields: dict[str, str], user: str) -> dict[str, str]:
 
 
 class HtmlFormDriver:
-    def __init__(self, profile: DriverProfile, destinations: Destinations | None = None) -> None:
+    def __init__(
+        self,
+        profile: DriverProfile,
+        destinations: Destinations | None = None,
+        budget: LoginBudget | None = None,
+    ) -> None:
         if not profile.fields:
             raise LoginError("the html_form driver needs [driver.fields] in the profile")
+        self.profile = profile
         self.fields = profile.fields
         self.max_steps = profile.max_steps
         self.destinations = destinations
+        self.budget = budget or LoginBudget()
 
     def _go(self, url: str, fields: bool = False) -> None:
         """Refuse to follow the login to a host the profile does not name, and to submit the
@@ -72,6 +87,7 @@ class HtmlFormDriver:
     def authenticate(
         self, browser: httpx.Client, url: str, redirect_uri: str, user: str
     ) -> AuthorizationResponse:
+        self.budget.check()
         self._go(url)
         response = browser.get(url)
         submitted: set[frozenset[str]] = set()  # the profile's fields of each form sent
@@ -101,13 +117,10 @@ class HtmlFormDriver:
             )
             if filled and filled in submitted:
                 # The provider refused what was typed: posting it again could lock the account.
-                raise LoginError(
-                    "the login form came back: check [driver.fields] and the password "
-                    "(not posted again)"
-                )
+                self.budget.refused(REFUSED)
             submitted.add(filled)
             self._go(action, fields=bool(filled))
-            data = _form_data(form, self.fields, user)
+            data = _form_data(form, self.profile, user)
             if form["method"].lower() == "post":
                 response = browser.post(action, data=data)
             else:
