@@ -242,10 +242,10 @@ def profile_of(target: Target | None, summary: dict, declaration: Declared | Non
     }
 
 
-def _status(results: list[dict]) -> tuple[str, list[dict]]:
+def _status(results: list[dict], not_run: str) -> tuple[str, list[dict]]:
     """A requirement's status from its checks, and why it was not (fully) checked."""
     if not results:
-        return "not checked", [{"reason": NOT_RUN, "detail": "no check of it ran in this run"}]
+        return "not checked", [{"reason": NOT_RUN, "detail": not_run}]
     verdicts = [r["verdict"] for r in results]
     if "failed" in verdicts:
         return "failed", []
@@ -278,19 +278,28 @@ def build(
 ) -> dict:
     """The certificate of a run (unsigned): `summary` is its summary.json, `profile` the target
     profile whose [certification] table declares the scope."""
+    from psc_testkit.evidence import Redactor
+
     declaration = declaration if declaration is not None else declared(profile)
     known = dict(known if known is not None else catalogue())
     results: dict[str, list[dict]] = {}
-    for check in summary["checks"]:
+    for check in summary.get("checks", []):
         results.setdefault(check["requirement"], []).append(check)
         known.setdefault(check["requirement"], check["level"])  # a check the catalogue missed
     scope = scope_of(declaration, known)
+    redact = Redactor()
+    stopped = summary.get("stopped") or {}
+    not_run = (
+        f"the run stopped: {redact.message(str(stopped['reason']))}"
+        if stopped.get("reason")
+        else "no check of it ran in this run"
+    )
     requirements = {}
     for requirement, level in sorted(known.items()):
         mine = sorted(results.get(requirement, []), key=lambda c: c["check"])
         evidence = [{k: c[k] for k in ("check", "verdict", "message", "evidence")} for c in mine]
-        status, gaps = _status(mine)
-        entry = summary["requirements"].get(requirement, {})
+        status, gaps = _status(mine, not_run)
+        entry = summary.get("requirements", {}).get(requirement, {})
         requirements[requirement] = {
             "spec": entry.get("spec") or (mine[0]["spec"] if mine else ""),
             "level": level,
@@ -327,9 +336,6 @@ def build(
         "out_of_scope": len(requirements) - len(scope),
         "checks": dict(sorted(summary.get("counts", {}).items())),
     }
-    from psc_testkit.evidence import Redactor
-
-    redact = Redactor()
     document = {
         "kind": KIND,
         "format": FORMAT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -318,3 +319,26 @@ def test_matches_cuts_prefixes_at_separators():
     assert not certification.matches("OIDCC-3.1", "OIDCC-3.10")
     assert not certification.matches("RFC7", "RFC7517-4")
     assert certification.matches("RFC7517-4", "RFC7517-4")
+
+
+def test_a_run_stopped_before_the_checks_keeps_its_exit_code_and_says_why(tmp_path):
+    with socket.socket() as listener:  # a port nobody listens on once closed
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    profile = tmp_path / "dead.toml"
+    profile.write_text(
+        f'[target]\nname = "dead"\n'
+        f'discovery_url = "https://127.0.0.1:{port}/.well-known/openid-configuration"\n'
+        '[driver]\nname = "manual"\n'
+        '[[clients]]\nclient_id = "x"\nauth_method = "none"\n'
+        'redirect_uri = "http://127.0.0.1:8080/callback"\n'
+    )
+    reports = tmp_path / "reports"
+    result = run("conformance", "--certify", "--target", str(profile), "--reports", str(reports))
+    assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-2000:]
+    document = json.loads((reports / "certification.json").read_text())
+    assert document["result"] == "INCOMPLETE"
+    assert document["counts"]["not_checked"] == document["counts"]["in_scope"]
+    gaps = [g for r in document["requirements"].values() for g in r["not_checked"]]
+    assert gaps and {g["reason"] for g in gaps} == {"not run"}
+    assert all("the run stopped" in g["detail"] and "unreachable" in g["detail"] for g in gaps)
