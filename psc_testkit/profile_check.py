@@ -6,6 +6,10 @@ step is bounded by the profile's timeout. Nothing here logs a user in or sends l
 confidential client is tried with a made-up code (an `invalid_grant` answer means the provider
 authenticated the client), a public one with an authorization request whose redirect is not
 followed. So it is fit for production profiles too.
+
+Only when asked (`--login`) does it log one test user in for real, through the profile's driver
+and the suite's own harness: one authorization, one code, one token request, with the guards a
+run has (no credential posted twice, no host the profile does not name). A safe profile never.
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ import httpx
 from cryptography import x509
 
 from psc_testkit import flow
-from psc_testkit.config import ClientProfile, ProfileError, Target, load_target
+from psc_testkit.config import ENV_REFERENCE, ClientProfile, ProfileError, Target, load_target
 from psc_testkit.destinations import Destinations
 from psc_testkit.drivers import DRIVERS
 from psc_testkit.drivers.common import callback_of
 from psc_testkit.errors import TargetError
-from psc_testkit.harness import describe, json_body, recorder_for
+from psc_testkit.harness import Harness, SafeModeRefusal, describe, json_body, recorder_for
 from psc_testkit.metadata import Metadata
 from psc_testkit.transport import Http, tls_context
 
@@ -60,9 +64,10 @@ class Finding:
 
 
 class ProfileCheck:
-    def __init__(self, target: Target, out: TextIO) -> None:
+    def __init__(self, target: Target, out: TextIO, login: bool = False) -> None:
         self.target = target
         self.out = out
+        self.login_asked = login
         # What the provider says (an error_description, a page's alert) may echo a secret:
         # every line goes through a redactor that knows the profile's, as reports do.
         self.recorder = recorder_for(target)
@@ -95,6 +100,8 @@ class ProfileCheck:
             self.step_soft("driver", self.driver)
             for client in self.target.clients:
                 self.step_soft("client", lambda c=client: self.client(http, meta, c))
+            if self.login_asked:
+                self.step_soft("login", self.login)
         finally:
             http.close()
         return not any(f.status == "FAIL" for f in self.findings)
@@ -264,6 +271,46 @@ class ProfileCheck:
             raise Broken(f"no Chromium at {driver.chromium} (set chromium or PSC_CHROMIUM)")
         self.say("ok", "driver", driver.name)
 
+    def login(self) -> None:
+        """One real login of the first test user with the first client, and its token request:
+        what a run's first check does, with the same driver and guards."""
+        if self.target.safe:
+            self.say("--", "login", "not done: safe profile (no user logs in)")
+            return
+        driver = self.target.driver
+        unset = sorted(
+            {
+                name
+                for text in (*driver.fields.values(), *(s.value or "" for s in driver.steps))
+                for name in ENV_REFERENCE.findall(text)
+            }
+        )
+        if unset:
+            raise Broken(f"not tried: set the environment variable {unset[0]} (the driver's)")
+        harness = Harness(self.target)
+        try:
+            try:
+                user = harness.user()
+                if (env := ENV_REFERENCE.search(driver.passwords.get(user, ""))) is not None:
+                    raise Broken(f"not tried: set the environment variable {env.group(1)}")
+                tokens = harness.tokens(user=user)
+            except (TargetError, SafeModeRefusal) as exc:
+                raise Broken(harness.recorder.redact(str(exc))) from None
+            # The user is a login name, maybe personal: the redactor decides what shows.
+            who = harness.recorder.redact(user)
+            got = ", ".join(
+                k for k in ("access_token", "id_token", "refresh_token") if tokens.get(k)
+            )
+            how = "a code received, " if tokens.login is not None else ""
+            self.say(
+                "ok",
+                "login",
+                f"user {who} logged in with {tokens.client.client_id} ({driver.name}): {how}"
+                f"tokens obtained ({got})",
+            )
+        finally:
+            harness.close()
+
     # Clients ----------------------------------------------------------------------------------
 
     def client(self, http: Http, meta: dict, client: ClientProfile) -> None:
@@ -398,12 +445,13 @@ def _page_reason(response: httpx.Response) -> str:
     return html.unescape(words)[:120] or "no reason given"
 
 
-def check(path: Path, out: TextIO = sys.stdout) -> int:
-    """Exit status: 0 ready, 1 a step failed, 2 the profile itself is unusable."""
+def check(path: Path, out: TextIO = sys.stdout, login: bool = False) -> int:
+    """Exit status: 0 ready, 1 a step failed, 2 the profile itself is unusable. `login`: log
+    one test user in for real too (`--login`)."""
     try:
         probe = load_target(path, discovery_url="-", require_secrets=False)
         if not probe.simulator:
-            return _report(load_target(path, require_secrets=False), out)
+            return _report(load_target(path, require_secrets=False), out, login)
     except ProfileError as exc:
         print(f"psc-testkit profile check: {exc}", file=sys.stderr)
         return 2
@@ -412,14 +460,14 @@ def check(path: Path, out: TextIO = sys.stdout) -> int:
     try:
         with SimulatorProcess(config=path) as sim:
             print(f"--   simulator started for this profile: {sim.issuer}", file=out, flush=True)
-            return _report(load_target(path, **sim.runtime()), out)
+            return _report(load_target(path, **sim.runtime()), out, login)
     except SimulatorStartError as exc:
         print(f"psc-testkit profile check: {exc}", file=sys.stderr)
         return 2
 
 
-def _report(target: Target, out: TextIO) -> int:
-    check = ProfileCheck(target, out)
+def _report(target: Target, out: TextIO, login: bool = False) -> int:
+    check = ProfileCheck(target, out, login)
     ready = check.run()
     failed = [f for f in check.findings if f.status == "FAIL"]
     warned = [f for f in check.findings if f.status == "warn"]

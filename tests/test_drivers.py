@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import quote, quote_plus, urljoin
 
 import httpx
 import pytest
@@ -26,9 +26,11 @@ import pytest
 from psc_testkit.config import ProfileError, Target, load_target
 from psc_testkit.drivers import LoginError, NoFrontChannel
 from psc_testkit.drivers.ciba import NO_CODE
+from psc_testkit.errors import RunStopped
 from psc_testkit.flow import parse_forms
 from psc_testkit.harness import Harness, TargetError
 from psc_testkit.simulator.process import SimulatorProcess
+from tests import login_server
 from tests.cli import psc_testkit
 from tests.conftest import PROFILE, ROOT
 
@@ -578,3 +580,172 @@ def test_manual_driver_skips_the_checks_that_read_the_sso_session(tmp_path):
     for check in summary["checks"]:
         assert check["verdict"] == "skipped"
         assert "the manual driver's session lives in the person's browser" in check["message"]
+
+
+# login safety ---------------------------------------------------------------------------------
+
+# Passwords with characters every encoding changes: a report that holds one in any spelling shows.
+ALICE_PASSWORD = 'alice pw+1&é="<ok>"'
+BOB_PASSWORD = "bob/pw%2 ü;x"
+USERS = (
+    'users = [{ login = "alice", password = "{env:PSC_TEST_ALICE_PASSWORD}" },\n'
+    '         { login = "bob", password = "{env:PSC_TEST_BOB_PASSWORD}" }]\n'
+)
+HTML_FORM = f'[driver]\nname = "html_form"\n{USERS}[driver.fields]\nusername = "{{user}}"\n'
+PASSWORD_STEPS = """
+[[driver.steps]]
+fill = "#username"
+value = "{user}"
+[[driver.steps]]
+fill = "#password"
+value = "{password}"
+[[driver.steps]]
+click = "#kc-login"
+"""
+
+
+@pytest.fixture
+def passwords(monkeypatch) -> None:
+    monkeypatch.setenv("PSC_TEST_ALICE_PASSWORD", ALICE_PASSWORD)
+    monkeypatch.setenv("PSC_TEST_BOB_PASSWORD", BOB_PASSWORD)
+
+
+def login_harness(tmp_path: Path, server: login_server.LoginServer, driver: str) -> Harness:
+    path = tmp_path / "login-server.toml"
+    path.write_text(login_server.profile(server, driver))
+    return Harness(load_target(path))
+
+
+def spellings(secret: str) -> set[str]:
+    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+
+
+def test_html_form_posts_a_refused_password_once_and_the_third_refusal_stops_the_run(
+    tmp_path, passwords
+):
+    """Bob's password is not the provider's: each login posts it once, sees the form come back
+    and stops; the third stops the run, and after it nothing reaches the provider at all."""
+    with login_server.started({"alice": ALICE_PASSWORD, "bob": "another"}) as server:
+        harness = login_harness(tmp_path, server, HTML_FORM + 'password = "{password}"')
+        try:
+            for attempt in (1, 2):
+                with pytest.raises(TargetError) as refused:
+                    harness.code(user="bob", browser=harness.http.new_browser())
+                assert not isinstance(refused.value, RunStopped)
+                assert str(refused.value) == (
+                    "login: the login form came back: check [driver.fields] and the password "
+                    "(not posted again)"
+                )
+                assert len(server.posts) == attempt  # the form came back: not posted again
+            with pytest.raises(RunStopped) as stopped:
+                harness.code(user="bob", browser=harness.http.new_browser())
+            assert str(stopped.value) == (
+                "3 logins failed in this run (the login form came back: check [driver.fields] "
+                "and the password): stopped before the provider locks the account; check the "
+                "profile's credentials"
+            )
+            # Even alice, whose password is right: the run is over, the provider hears nothing.
+            with pytest.raises(RunStopped):
+                harness.code(user="alice", browser=harness.http.new_browser())
+        finally:
+            harness.close()
+        assert [(p.username, p.password) for p in server.posts] == [("bob", BOB_PASSWORD)] * 3
+        assert server.pages == 3
+
+
+def test_each_user_logs_in_with_their_own_password_which_no_report_shows(tmp_path, passwords):
+    with login_server.started({"alice": ALICE_PASSWORD, "bob": BOB_PASSWORD}) as server:
+        harness = login_harness(tmp_path, server, HTML_FORM + 'password = "{password}"')
+        try:
+            for user in ("alice", "bob"):
+                login = harness.code(user=user, browser=harness.http.new_browser())
+                assert harness.exchange(login).ok
+            evidence = json.dumps(
+                [e.to_dict(harness.recorder.redact) for e in harness.recorder.exchanges]
+            )
+        finally:
+            harness.close()
+        assert [(p.username, p.password) for p in server.posts] == [
+            ("alice", ALICE_PASSWORD),
+            ("bob", BOB_PASSWORD),
+        ]
+        for secret in (ALICE_PASSWORD, BOB_PASSWORD):
+            assert not [s for s in spellings(secret) if s in evidence], secret
+        # A whole run's reports, every user logging in with their own password.
+        reports = tmp_path / "reports"
+        args = ("--target", str(tmp_path / "login-server.toml"), "--reports", str(reports))
+        result = psc_testkit("conformance", *args, "--", "-k", "nonce or state")
+        assert "Traceback" not in result.stdout + result.stderr
+        assert {p.username for p in server.posts} == {"alice", "bob"}, len(server.posts)
+        assert all(
+            p.password == {"alice": ALICE_PASSWORD}.get(p.username, BOB_PASSWORD)
+            for p in server.posts
+        )
+        written = [f for f in reports.rglob("*") if f.is_file()]
+        assert written
+        output = result.stdout + result.stderr
+        for file in written:
+            text = file.read_bytes().decode("utf-8", "replace")
+            for secret in (ALICE_PASSWORD, BOB_PASSWORD):
+                for spelling in spellings(secret):
+                    assert spelling not in text, (file.name, spelling)
+                    assert spelling not in output
+
+
+@needs_chromium
+def test_browser_types_a_refused_password_once_and_each_user_their_own(tmp_path, passwords):
+    with login_server.started({"alice": ALICE_PASSWORD, "bob": "another"}) as server:
+        driver = f'[driver]\nname = "browser"\nstep_timeout = 10\n{USERS}{PASSWORD_STEPS}'
+        harness = login_harness(tmp_path, server, driver)
+        try:
+            started = time.monotonic()
+            with pytest.raises(TargetError) as refused:
+                harness.code(user="bob")
+            # Seen when the form came back, not after the step timeout.
+            assert time.monotonic() - started < 10
+            assert str(refused.value) == (
+                "login: the login form came back: check [[driver.steps]] and the password "
+                "(not typed again)"
+            )
+            assert [(p.username, p.password) for p in server.posts] == [("bob", BOB_PASSWORD)]
+            login = harness.code(user="alice", browser=harness.http.new_browser())
+            assert login.code and harness.exchange(login).ok
+            assert server.posts[-1].password == ALICE_PASSWORD
+            for attempt in (2, 3):
+                browser = harness.http.new_browser()
+                expected = TargetError if attempt < 3 else RunStopped
+                with pytest.raises(expected):
+                    harness.code(user="bob", browser=browser)
+            with pytest.raises(RunStopped, match="3 logins failed in this run"):
+                harness.code(user="alice", browser=harness.http.new_browser())
+        finally:
+            harness.close()
+        assert [p.username for p in server.posts] == ["bob", "alice", "bob", "bob"]
+
+
+def test_a_run_stops_at_the_third_refused_login_before_a_fourth_post(tmp_path, monkeypatch):
+    """A whole conformance run against a provider that refuses the profile's password: three
+    credential posts reach it, no more, and the run says why in one line."""
+    monkeypatch.setenv("PSC_TEST_WRONG_PASSWORD", "not-the-password")
+    with login_server.started({"899700000005": "the-password"}) as server:
+        path = tmp_path / "refusing.toml"
+        driver = (
+            '[driver]\nname = "html_form"\nusers = ["899700000005"]\n[driver.fields]\n'
+            'username = "{user}"\npassword = "{env:PSC_TEST_WRONG_PASSWORD}"\n'
+        )
+        path.write_text(login_server.profile(server, driver, "refusing"))
+        reports = tmp_path / "reports"
+        result = psc_testkit("conformance", "--target", str(path), "--reports", str(reports))
+        posts = len(server.posts)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert posts == 3, (posts, output[-3000:])
+    assert result.returncode == 3, output[-3000:]  # a prerequisite broken: the run stopped
+    assert result.stderr.splitlines() == [
+        "psc-testkit conformance: run stopped: 3 logins failed in this run (the login form "
+        "came back: check [driver.fields] and the password): stopped before the provider locks "
+        "the account; check the profile's credentials"
+    ]
+    assert "not-the-password" not in output
+    for file in (p for p in reports.rglob("*") if p.is_file()):
+        assert b"not-the-password" not in file.read_bytes(), file.name
