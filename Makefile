@@ -27,9 +27,10 @@ conformance: $(STAMP)
 load: $(STAMP)
 	$(BIN)/psc-testkit load $(if $(TARGET),--target $(TARGET)) $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
-# Is a profile ready? DNS, TCP, TLS, discovery, JWKS, driver, clients; no login, no load.
+# Is a profile ready? DNS, TCP, TLS, discovery, JWKS, driver, clients; no load, and no login
+# unless LOGIN=1 (one real login of the first test user: a code, then tokens).
 profile-check: $(STAMP)
-	$(BIN)/psc-testkit profile check $(or $(TARGET),targets/simulator.toml)
+	$(BIN)/psc-testkit profile check $(if $(LOGIN),--login) $(or $(TARGET),targets/simulator.toml)
 
 simulator: $(STAMP)
 	$(BIN)/psc-testkit simulator $(ARGS)

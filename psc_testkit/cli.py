@@ -225,7 +225,7 @@ def cmd_verify_certification(args: argparse.Namespace) -> int:
 def cmd_profile_check(args: argparse.Namespace) -> int:
     from psc_testkit.profile_check import check
 
-    return check(Path(args.profile))
+    return check(Path(args.profile), login=args.login)
 
 
 def cmd_interop(args: argparse.Namespace, extra: list[str]) -> int:
@@ -447,11 +447,18 @@ def parser() -> argparse.ArgumentParser:
         description="Validate the profile, then probe its target step by step, one line each: "
         "DNS, TCP, TLS (trust, host name, expiry), discovery (issuer), JWKS (a signing key), "
         "the driver, and whether the provider accepts each client (a token request with a "
-        "made-up code, or an authorization request not followed). No login, no load: fit for "
+        "made-up code, or an authorization request not followed). No login (unless --login), no "
+        "load: fit for "
         "production. Exit 0 when all is well, 1 when a step fails, 2 when the profile is "
         "unusable.",
     )
     check.add_argument("profile", help="the profile, e.g. targets/psc-bas.toml")
+    check.add_argument(
+        "--login",
+        action="store_true",
+        help="also log the first test user in for real, once (a code, then tokens); never "
+        "on a safe profile, and a refused password is not posted again",
+    )
     check.set_defaults(func=cmd_profile_check)
     return root
 
