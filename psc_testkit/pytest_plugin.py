@@ -330,11 +330,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         path, line, reason = report.longrepr
         report.longrepr = (path, line, redact.message(str(reason)))
     if report.failed:
-        if (
-            harness is not None
-            and call.excinfo is not None
-            and isinstance(call.excinfo.value, TargetError)
-        ):
+        if call.excinfo is not None and isinstance(call.excinfo.value, TargetError):
             # A broken prerequisite, most often a broken target: one line, no traceback, and
             # an error (the requirement could not be checked), even when raised in the check.
             report.longrepr = f"E   broken prerequisite: {call.excinfo.value}"

@@ -42,3 +42,10 @@ def test_port_in_use_is_a_clear_error():
         result = run("simulator", "--port", str(port), "--no-tls")
     assert result.returncode == 2
     assert "cannot listen" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_conformance_with_an_option_pytest_does_not_know_is_a_usage_error(tmp_path):
+    """pytest's own usage error (its exit code 4) is psc-testkit's 2; 4 means inconclusive."""
+    result = run("conformance", "--reports", str(tmp_path), "--", "--no-such-option")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "summary.json").exists()

@@ -84,5 +84,7 @@ def test_should_failures_warn_unless_strict(tmp_path):
 
 def test_unknown_profile_is_a_usage_error(tmp_path):
     result = conformance("--target", str(tmp_path / "missing.toml"), reports=tmp_path)
-    assert result.returncode != 0 and "missing.toml" in (result.stdout + result.stderr)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "Traceback" not in result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()  # one line, before any check
+    assert "profile error" in line and "missing.toml" in line
