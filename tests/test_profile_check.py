@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 from psc_testkit.profile_check import check
+from tests import login_server
 from tests.cli import psc_testkit
 from tests.conftest import PROFILE
 
@@ -30,7 +31,60 @@ def test_the_simulator_profile_is_ready():
     assert len(clients) == 5, result.stdout  # every client of the profile, mTLS included
     assert all(line.startswith("ok ") and "accepted" in line for line in clients), result.stdout
     assert not [line for line in lines if line.startswith(("FAIL", "warn"))], result.stdout
+    assert not step(lines, "login"), result.stdout  # nobody logs in unless asked
     assert lines[-1].startswith("verdict: simulator is ready")
+
+
+def test_login_when_asked_logs_one_user_in_and_gets_tokens():
+    result = psc_testkit("profile", "check", "--login", str(PROFILE), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (login,) = step(result.stdout.splitlines(), "login")
+    assert login.startswith("ok ") and "logged in with psc-testkit-basic (simulator)" in login
+    assert "a code received, tokens obtained (access_token, id_token, refresh_token)" in login
+    assert "«personal:" in login  # the simulator's professional, redacted as in reports
+
+
+def refusing_profile(tmp_path: Path, server: login_server.LoginServer, safe: bool = False) -> Path:
+    path = tmp_path / "refusing.toml"
+    driver = (
+        '[driver]\nname = "html_form"\n'
+        'users = [{ login = "alice", password = "{env:PSC_TEST_ALICE_PASSWORD}" }]\n'
+        '[driver.fields]\nusername = "{user}"\npassword = "{password}"\n'
+    )
+    text = login_server.profile(server, driver, "refusing-provider")
+    path.write_text(text.replace("timeout = 5\n", "timeout = 5\nsafe = true\n") if safe else text)
+    return path
+
+
+def test_a_refused_login_is_one_line_one_post_and_exit_1(tmp_path, monkeypatch):
+    monkeypatch.setenv("PSC_TEST_ALICE_PASSWORD", "alice-typed-this-wrong")
+    with login_server.started({"alice": "alice-real-password"}) as server:
+        path = refusing_profile(tmp_path, server)
+        code, lines = run(path)  # without --login: the login page is looked at, not posted to
+        assert code == 0 and not server.posts and not step(lines, "login"), lines
+        result = psc_testkit("profile", "check", "--login", str(path), timeout=120)
+        posts = [(p.username, p.password) for p in server.posts]
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.startswith("FAIL")] == [
+        "FAIL login     login: the login form came back: check [driver.fields] and the password "
+        "(not posted again)"
+    ]
+    assert posts == [("alice", "alice-typed-this-wrong")]  # once: the form came back
+    assert "alice-typed-this-wrong" not in result.stdout + result.stderr
+    assert lines[-1] == "verdict: refusing-provider is NOT ready: 1 problem(s)"
+
+
+def test_login_is_never_done_on_a_safe_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("PSC_TEST_ALICE_PASSWORD", "alice-real-password")
+    with login_server.started({"alice": "alice-real-password"}) as server:
+        out = io.StringIO()
+        code = check(refusing_profile(tmp_path, server, safe=True), out, login=True)
+        # The public client's probe opens the login page; nothing is posted to it.
+        assert not server.posts and server.pages == 1
+    assert code == 0, out.getvalue()
+    (login,) = step(out.getvalue().splitlines(), "login")
+    assert login.startswith("--") and "not done: safe profile" in login
 
 
 def test_rejected_clients_are_named_with_what_to_fix(own_simulator, tmp_path, monkeypatch):

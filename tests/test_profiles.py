@@ -179,3 +179,71 @@ def test_a_safe_profile_logs_nobody_in(own_simulator, tmp_path):
     assert metadata and all(c["verdict"] in ("passed", "skipped") for c in metadata)
     assert any("jwks" in name and c["verdict"] == "passed" for name, c in checks.items())
     assert not [c for c in metadata if "safe profile" in c["message"]]
+
+
+def test_users_may_each_carry_their_own_password(tmp_path, monkeypatch):
+    path = write(
+        tmp_path,
+        '[driver]\nname = "html_form"\n'
+        'users = ["carol", { login = "alice", password = "{env:PW_ALICE}" },\n'
+        '         { login = "bob", password = "{env:PW_BOB}" }]\n'
+        '[driver.fields]\nusername = "{user}"\npassword = "{password}"',
+    )
+    monkeypatch.setenv("PW_ALICE", "alice-s3cret")
+    monkeypatch.delenv("PW_BOB", raising=False)
+    # carol has no password, and {password} is typed: refused, naming her.
+    with pytest.raises(ProfileError, match="the user 'carol' has none"):
+        load_target(path)
+    path.write_text(path.read_text().replace('"carol", ', ""))
+    with pytest.raises(ProfileError, match="set the environment variable PW_BOB"):
+        load_target(path)
+    monkeypatch.setenv("PW_BOB", "bob-s3cret")
+    target = load_target(path)
+    assert target.driver.users == ("alice", "bob")
+    assert target.driver.passwords == {"alice": "alice-s3cret", "bob": "bob-s3cret"}
+    assert target.driver.fields["password"] == "{password}"  # filled per user at login
+    assert set(target.driver_secrets) == {"alice-s3cret", "bob-s3cret"}  # redacted
+    monkeypatch.setenv("PSC_USERS", "bob")  # the environment picks; the passwords stay
+    assert load_target(path).driver.users == ("bob",)
+    assert load_target(path).driver.passwords["bob"] == "bob-s3cret"
+
+
+def test_a_password_written_in_the_profile_is_redacted_too(tmp_path):
+    path = write(
+        tmp_path,
+        '[driver]\nname = "browser"\nusers = [{ login = "alice", password = "written-here" }]\n'
+        '[[driver.steps]]\nfill = "#password"\nvalue = "{password}"',
+    )
+    target = load_target(path)
+    assert target.driver_secrets == ("written-here",)
+    assert target.driver.steps[0].secret  # typed once per login (browser driver)
+
+
+@pytest.mark.parametrize(
+    ("users", "message"),
+    [
+        ('"alice"', "[driver]: users is a list"),
+        ('[{ login = "a", pasword = "x" }]', "unknown key 'pasword' (did you mean 'password'?)"),
+        ('[{ password = "x" }]', "users[0]: login is the user's identifier"),
+        ('["a", "a"]', "users[1]: 'a' is listed twice"),
+        ("[3]", "users[0]: a user is an identifier or a table { login, password }"),
+        ('[{ login = "a", password = 3 }]', "users[0]: password is a string"),
+    ],
+)
+def test_malformed_users_are_refused_with_where_and_why(tmp_path, users, message):
+    driver = f'[driver]\nname = "html_form"\nusers = {users}\n[driver.fields]\nu = "{{user}}"'
+    with pytest.raises(ProfileError) as caught:
+        load_target(write(tmp_path, driver))
+    assert message in str(caught.value)
+
+
+def test_passwords_nothing_types_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("PW", "x-password")
+    path = write(
+        tmp_path,
+        '[driver]\nname = "html_form"\nusers = [{ login = "a", password = "{env:PW}" }]\n'
+        '[driver.fields]\nusername = "{user}"\npassword = "{env:PW}"',
+    )
+    with pytest.raises(ProfileError) as caught:
+        load_target(path)
+    assert 'no [driver.fields] value or fill step types "{password}"' in str(caught.value)
