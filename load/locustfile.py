@@ -453,4 +453,7 @@ def _verdict(environment, **_kwargs) -> None:
     )
     path = res.write(report, Path(OPTIONS.get("reports", "reports/load")))
     print("\n" + res.table(report) + f"\nsummary: {path}", flush=True)
-    environment.process_exit_code = 0 if report["passed"] else 1
+    # Stopped at setup ("load stopped: …", a "setup" flow): a prerequisite broke, nothing of
+    # the target was measured: exit 3 (DESIGN.md), not an SLO breach.
+    stopped = "setup" in report["flows"]
+    environment.process_exit_code = 3 if stopped else 0 if report["passed"] else 1
