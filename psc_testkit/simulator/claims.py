@@ -29,11 +29,19 @@ SECTORAL_CLAIMS = (
 )
 PIVOT_CLAIMS = ("sub", "SubjectNameID", "preferred_username", "given_name", "family_name")
 
-# acr per authentication means: a CPS card login was observed as eidas3 although eidas1 was
-# requested (fact sheet §2.3); e-CPS is taken as eidas2 [inferred]. amr values from RFC 8176.
-ACR = {"CARD": "eidas3", "MOBILE": "eidas2"}
-AMR = {"CARD": ["sc", "pin"], "MOBILE": ["swk", "pin", "mfa"]}
+# The means of login a profile names ([driver] method, [simulator] acr) → PSC's authMode.
+AUTH_MODES = {"cps": "CARD", "ecps": "MOBILE"}
+MEANS = {mode: means for means, mode in AUTH_MODES.items()}
 ACR_LEVELS = ("eidas1", "eidas2", "eidas3")
+# acr per means of login when eidas1 is requested. The newest evidence (fact sheet §7,
+# keycloak-prosanteconnect #43, 2026) shows eidas2 for CPS card and e-CPS logins; 2021 and
+# 2023 BAS tokens showed eidas3 for a card (§2.3). A profile's [simulator] acr overrides it.
+DEFAULT_ACR = {"cps": "eidas2", "ecps": "eidas2"}
+# amr values from RFC 8176.
+AMR = {"CARD": ["sc", "pin"], "MOBILE": ["swk", "pin", "mfa"]}
+# UserInfo and ID-token claims the PSC schemas do not list that real providers add (quirk
+# userinfo-extra-claims): Keycloak's default mappers, and PSC's 2026 auth_level (§7).
+EXTRA_USERINFO = {"auth_level": "1"}
 
 
 def subject(pro: Professional) -> str:
@@ -44,7 +52,9 @@ def other_ids(pro: Professional) -> list[dict]:
     return [{"identifiant": pro.id_nat, "origine": pro.id_type, "qualite": 1}]
 
 
-def userinfo(pro: Professional, auth_mode: str, scope_all: bool) -> dict:
+def userinfo(pro: Professional, auth_mode: str, scope_all: bool, extra: bool = False) -> dict:
+    """UserInfo as PSC answers it; `extra` adds claims a real provider may add (OIDC Core
+    5.3.2: "Other Claims MAY be returned")."""
     claims: dict = {
         "sub": subject(pro),
         "SubjectNameID": pro.id_nat,
@@ -52,6 +62,8 @@ def userinfo(pro: Professional, auth_mode: str, scope_all: bool) -> dict:
         "given_name": pro.given_name,
         "family_name": pro.family_name,
     }
+    if extra:
+        claims.update(EXTRA_USERINFO, name=f"{pro.given_name} {pro.family_name}")
     if not scope_all:
         return claims
     first = pro.first_activity or {}
@@ -80,6 +92,6 @@ def userinfo(pro: Professional, auth_mode: str, scope_all: bool) -> dict:
 
 
 @lru_cache(maxsize=32_768)
-def userinfo_json(pro: Professional, auth_mode: str, scope_all: bool) -> bytes:
+def userinfo_json(pro: Professional, auth_mode: str, scope_all: bool, extra: bool = False) -> bytes:
     """Userinfo is the same for every login of a user with the same means: serialise it once."""
-    return json.dumps(userinfo(pro, auth_mode, scope_all), ensure_ascii=False).encode()
+    return json.dumps(userinfo(pro, auth_mode, scope_all, extra), ensure_ascii=False).encode()

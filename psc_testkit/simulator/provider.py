@@ -243,7 +243,7 @@ class Provider:
         session.last_seen = now
         user = session.user
         sub = self.subject(session)
-        acr = psc_claims.ACR[session.auth_mode]
+        acr = self.acr(session.auth_mode)
         jti = new_id(16)
         access_claims = {
             "exp": iat + s.access_token_lifetime,
@@ -316,6 +316,12 @@ class Provider:
                 response["expires_in"] = str(response["expires_in"])
         return response
 
+    def acr(self, auth_mode: str) -> str:
+        """The acr a login by this means gets: the profile's [simulator] acr (fact sheet §7)."""
+        if auth_mode == "CARD" and "acr-eidas3-for-card" in self.quirks:
+            return "eidas3"
+        return self.settings.acr[psc_claims.MEANS[auth_mode]]
+
     def _lifetimes_for_defects(self, s: SimulatorSettings) -> SimulatorSettings:
         if "psc-access-token-lifetime" in self.defects:
             s = replace(s, access_token_lifetime=300)
@@ -353,6 +359,10 @@ class Provider:
         }
         if nonce is not None:
             claims["nonce"] = nonce
+        if "userinfo-extra-claims" in self.quirks:
+            user = session.user
+            claims.update(psc_claims.EXTRA_USERINFO, preferred_username=user.id_nat)
+            claims["email_verified"] = False
         if self.defects:
             self._break_id_token(claims, access_token, session)
         d = self.defects

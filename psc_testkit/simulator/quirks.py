@@ -51,6 +51,21 @@ _ALL: list[Quirk] = [
        "minutes apart (PSC access tokens live 120 s).",
        f"before each new authorization request, {HUMAN_PACE:.0f} s pass for everything "
        "issued so far (tokens, codes, the SSO session): earlier access tokens have expired"),
+    # PSC claims
+    _q("userinfo-extra-claims", "OIDC Core §5.3.2: \"The Claims defined in Section 5.1 can be "
+       "returned, as can additional Claims not specified there.\"; §2: \"ID Tokens MAY contain "
+       "other Claims. Any Claims used that are not understood MUST be ignored.\" No PSC source "
+       "closes its claim set (fact sheet §3.3).",
+       "UserInfo adds claims the PSC schema does not list (auth_level, seen in 2026 PSC "
+       "tokens, and Keycloak's name); the ID token adds Keycloak's preferred_username, "
+       "email_verified and auth_level",
+       "test_no_unrequested_claims"),
+    _q("acr-eidas3-for-card", "OIDC Core §3.1.2.1 acr_values: \"The acr Claim is requested as "
+       "a Voluntary Claim by this parameter\"; §2 acr: the class \"that the authentication "
+       "performed satisfied\". 2021 and 2023 BAS tokens carry eidas3 for a CPS card when eidas1 "
+       "was requested (fact sheet §2.3), 2026 ones eidas2 (§7).",
+       "a CPS card login gets acr eidas3 (the 2021-2023 BAS value) instead of the profile's "
+       "[simulator] acr.cps"),
 ]
 # fmt: on
 

@@ -138,13 +138,14 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             return _bearer_error("invalid_token", "the access token is invalid or expired")
         session = token.grant.session
         scope_all = "scope_all" in token.grant.scope
+        extra = "userinfo-extra-claims" in p.quirks
         client = p.clients.get(token.grant.client_id)
         signed = client is not None and client.settings.userinfo_signed_response_alg
         if not signed and not p.defects:
             # The hot path: the same bytes for every login of this professional.
-            body = psc_claims.userinfo_json(session.user, session.auth_mode, scope_all)
+            body = psc_claims.userinfo_json(session.user, session.auth_mode, scope_all, extra)
             return Response(body, headers=NO_STORE, media_type="application/json")
-        claims = psc_claims.userinfo(session.user, session.auth_mode, scope_all)
+        claims = psc_claims.userinfo(session.user, session.auth_mode, scope_all, extra)
         claims["sub"] = p.subject(session)
         d = p.defects
         if d:

@@ -6,6 +6,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from psc_testkit.simulator.claims import ACR_LEVELS, AUTH_MODES, DEFAULT_ACR
+
 AUTH_METHODS = (
     "client_secret_basic",
     "client_secret_post",
@@ -45,6 +47,9 @@ class SimulatorSettings:
     ciba_interval: int = 5
     # Every opaque value issued holds + / = & % \ and non-ASCII characters (--awkward-secrets).
     awkward_secrets: bool = False
+    # acr per means of login ({cps = "eidas2", ecps = "eidas2"}): PSC's value has changed over
+    # time (fact sheet §2.3, §7), so a profile may set what its provider answers.
+    acr: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACR))
     clients: tuple[ClientSettings, ...] = field(default_factory=tuple)
 
 
@@ -75,6 +80,23 @@ def _client(raw: dict, index: int) -> ClientSettings:
     )
 
 
+def _acr(raw: object, path: Path) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise SettingsError(f'{path}: [simulator] acr is a table, e.g. {{ cps = "eidas2" }}')
+    unknown = sorted(set(raw) - set(AUTH_MODES))
+    if unknown:
+        raise SettingsError(
+            f"{path}: [simulator] acr: unknown means of login {unknown}; "
+            f"expected {sorted(AUTH_MODES)}"
+        )
+    for means, level in raw.items():
+        if level not in ACR_LEVELS:
+            raise SettingsError(
+                f"{path}: [simulator] acr.{means} = {level!r} is not one of {ACR_LEVELS}"
+            )
+    return {**DEFAULT_ACR, **raw}
+
+
 def load_settings(path: Path, **overrides: object) -> SimulatorSettings:
     """Read the `[simulator]` table and `[[clients]]` of a profile; keyword overrides win."""
     try:
@@ -87,6 +109,8 @@ def load_settings(path: Path, **overrides: object) -> SimulatorSettings:
     if unknown:
         raise SettingsError(f"{path}: unknown [simulator] settings {sorted(unknown)}")
     table.update({k: v for k, v in overrides.items() if v is not None})
+    if "acr" in table:
+        table["acr"] = _acr(table["acr"], path)
     clients = tuple(_client(raw, i) for i, raw in enumerate(data.get("clients", [])))
     ids = [c.client_id for c in clients]
     if len(set(ids)) != len(ids):

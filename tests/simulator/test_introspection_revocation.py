@@ -2,6 +2,9 @@
 
 import pytest
 
+from psc_testkit.simulator.settings import load_settings
+from tests.conftest import PROFILE
+
 
 def test_active_access_token_introspects_with_psc_fields(sim):
     tokens = sim.tokens()
@@ -11,7 +14,7 @@ def test_active_access_token_introspects_with_psc_fields(sim):
     assert body["active"] is True
     assert body["client_id"] == "psc-testkit-basic"
     assert body["SubjectNameID"] == body["username"] == body["preferred_username"]
-    assert body["authMode"] == "CARD" and body["acr"] == "eidas3"
+    assert body["authMode"] == "CARD" and body["acr"] == load_settings(PROFILE).acr["cps"]
     assert body["otherIds"][0]["identifiant"] == body["SubjectNameID"]
 
 

@@ -5,6 +5,11 @@ import pytest
 
 from psc_testkit.identifiers import luhn_valid
 from psc_testkit.simulator.keys import at_hash
+from psc_testkit.simulator.settings import load_settings
+from tests.conftest import PROFILE
+
+# The acr per means of login the profile sets ([simulator] acr), not a value written here.
+PROFILE_ACR = load_settings(PROFILE).acr
 
 
 def test_id_token_carries_every_core_claim(sim):
@@ -19,7 +24,7 @@ def test_id_token_carries_every_core_claim(sim):
     assert claims["at_hash"] == at_hash(tokens["access_token"])
     assert claims["exp"] - claims["iat"] == 120
     assert claims["auth_time"] <= claims["iat"]
-    assert claims["acr"] == "eidas3" and claims["amr"] == ["sc", "pin"]  # a CPS card login
+    assert claims["acr"] == PROFILE_ACR["cps"] and claims["amr"] == ["sc", "pin"]  # CPS card
     assert claims["sid"]
     # Keycloak's federated form f:<provider uuid>:<idNat>; the idNat is 8+RPPS (12 characters)
     # or 0+ADELI (10), whichever professional this login drew.
@@ -30,7 +35,7 @@ def test_id_token_carries_every_core_claim(sim):
 def test_ecps_login_is_reported_as_mobile(sim):
     tokens = sim.token(sim.code(method="ecps")).json()
     claims = sim.verify(tokens["id_token"], "psc-testkit-basic")
-    assert claims["acr"] == "eidas2" and "mfa" in claims["amr"]
+    assert claims["acr"] == PROFILE_ACR["ecps"] and "mfa" in claims["amr"]
     assert sim.userinfo(tokens["access_token"]).json()["authMode"] == "MOBILE"
 
 
