@@ -590,7 +590,17 @@ def render_html(document: dict) -> str:
         f"{c['client_id']} ({c['auth_method']})" for c in profile.get("clients", [])
     )
     counts = document["counts"]
-    checks = ", ".join(f"{n} {v}" for v, n in sorted(counts["checks"].items())) or "none"
+    order = ["passed", "warning", "failed", "error", "skipped"]
+    checks = (
+        ", ".join(
+            f"{n} {v}"
+            for v, n in sorted(
+                counts["checks"].items(),
+                key=lambda item: (order.index(item[0]) if item[0] in order else 9, item[0]),
+            )
+        )
+        or "none"
+    )
     scope = document["scope"]
     declared_scope = (
         ", ".join(scope["declared"])
