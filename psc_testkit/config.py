@@ -212,6 +212,8 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
             "logout",
         }
     ),
+    # Read by certification.py: what a certificate names and the requirements it covers.
+    "certification": frozenset({"product", "version", "tester", "scope", "exclude"}),
 }
 
 

@@ -283,11 +283,6 @@ def test_the_declared_scope_product_and_tester_come_from_the_profile(signed_run,
             certification.build(summary, None, profile)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.KNOWN_FIELDS has no [certification] table yet, so load_target refuses a "
-    "profile that has one (config.py is another helper's file)",
-)
 def test_a_profile_with_a_certification_table_runs_and_is_certified(tmp_path):
     profile = tmp_path / "simulator.toml"
     profile.write_text(
