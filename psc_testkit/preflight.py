@@ -103,6 +103,9 @@ def _start_simulator(path: Path, defects: list[str], quirks: list[str]) -> Simul
         process = sim.child.process if sim.child else None
         code = USAGE if process is not None and process.returncode == USAGE else UNREACHABLE
         raise Stop(f"{PREFIX}: the simulator did not start: {one_line(str(exc))}", code) from None
+    except BaseException:  # interrupted while it starts: no simulator left behind
+        sim.stop()
+        raise
 
 
 def prepare(path: Path, defects: list[str], quirks: list[str]) -> Prepared:

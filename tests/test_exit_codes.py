@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -229,6 +230,25 @@ def test_a_clean_run_is_exit_0(tmp_path):
     summary = assert_counts_agree(result, tmp_path)
     assert summary["exit_code"] == 0 and summary["counts"]["passed"] >= 150
     assert summary["counts"]["failed"] == summary["counts"]["error"] == 0
+
+
+def test_an_interrupted_run_is_inconclusive_exit_4(tmp_path):
+    """Ctrl-C once the checks run: exit 4 (inconclusive), with the summary of what ran."""
+    command = [sys.executable, "-m", "psc_testkit", "conformance", "--reports", str(tmp_path)]
+    child = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    seen = ""
+    while child.poll() is None and "." not in seen:  # the first check has passed
+        seen += child.stdout.read(1)
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 4, (seen + out)[-3000:]
+    summary = summary_of(tmp_path)
+    assert summary["exit_code"] == 4 and summary["stopped"] is None
+    assert (seen + out).strip().splitlines()[-1].startswith("verdict: INCONCLUSIVE (exit 4)")
+    assert 0 < len(summary["checks"]) < 200
 
 
 # The plugin on a suite of its own: checks that raise what real checks could ------------------
