@@ -125,9 +125,9 @@ def prepare(path: Path, defects: list[str], quirks: list[str]) -> Prepared:
                 target = simulator.adapt(load_target(path, **simulator.runtime()))
             else:
                 target = load_target(path)
+            harness = Harness(target)  # its driver reads the profile's [driver] table
         except ProfileError as exc:  # e.g. a client secret's variable is not set
             raise Stop(f"{PREFIX}: profile error: {exc}", USAGE) from None
-        harness = Harness(target)
         prepared = Prepared(target, harness, simulator)
     except BaseException:
         if simulator is not None:
