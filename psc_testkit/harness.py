@@ -111,6 +111,9 @@ class Tokens:
     client: ClientProfile
     login: Login | None
     exchanges: list[Exchange] = field(default_factory=list)
+    # When the response arrived (epoch seconds): time checks (iat recent, exp ahead) compare
+    # with it, not with the moment a later check reads the tokens.
+    received: float = field(default_factory=time.time)
 
     @property
     def ok(self) -> bool:

@@ -10,8 +10,8 @@ import pytest
 
 from conformance.helpers import body_of, error_of, expect, expect_error, needs
 from psc_testkit import flow
-from psc_testkit.drivers import LoginError
 from psc_testkit.drivers.ciba import CibaDriver
+from psc_testkit.drivers.ciba import poll as ciba_poll
 from psc_testkit.harness import SafeModeRefusal, TargetError
 
 
@@ -44,6 +44,7 @@ def start(harness, client, user, **extra):
 
 
 def poll(harness, client, auth_req_id):
+    """One poll at once, whatever the interval (for the check that polls too fast)."""
     return harness.send(flow.ciba_token_request(harness.meta, client, auth_req_id))
 
 
@@ -61,17 +62,32 @@ def phone(harness, user, decision):
         pytest.skip("needs the e-CPS phone: the simulator's, or a tester's with the ciba driver")
 
 
-def answer(harness, client, response):
-    """The token endpoint's answer once the phone answered: at once with the simulator; a person
-    takes their time, so with the ciba driver it polls (CIBA §7.3) until they answered."""
-    auth_req_id = body_of(response)["auth_req_id"]
-    if harness.target.control_origin or not isinstance(harness.driver, CibaDriver):
-        return poll(harness, client, auth_req_id)
-    interval = body_of(response).get("interval", 5)
-    try:
-        return harness.driver.poll(harness.send, harness.meta, client, auth_req_id, interval)
-    except LoginError as exc:
-        raise TargetError(f"CIBA: {exc}") from None  # nobody answered: nothing to judge
+def polled(harness, client, response, *, until_answered=True, max_slow_downs=None):
+    """The token endpoint's answer, polled as a client must (drivers.ciba.poll): the interval
+    the acknowledgment gives (5 s without one, CIBA §7.3) before each poll, 5 s more after
+    slow_down. Time passes on the simulator's clock (harness.wait), on the wall clock for a
+    tester with the ciba driver, who takes their time to answer."""
+    body = body_of(response)
+    interval = body.get("interval")
+    interval = interval if isinstance(interval, int) and interval > 0 else 5
+    expires_in = body.get("expires_in")
+    limit = expires_in if isinstance(expires_in, int) and expires_in > 0 else 120
+    if isinstance(harness.driver, CibaDriver) and not harness.target.control_origin:
+        limit = min(limit, harness.driver.login_timeout)
+    answer = ciba_poll(
+        harness.send,
+        harness.meta,
+        client,
+        body["auth_req_id"],
+        interval=interval,
+        limit=limit,
+        wait=harness.wait,
+        until_answered=until_answered,
+        max_slow_downs=max_slow_downs,
+    )
+    if answer is None:
+        raise TargetError(f"CIBA: no poll within {limit} s")  # nothing to judge
+    return answer
 
 
 @pytest.fixture
@@ -106,7 +122,9 @@ def test_polling_before_approval_is_authorization_pending(harness, ciba_client, 
     """CIBA-11 MUST. "authorization_pending: The authorization request is still pending as the
     end-user hasn't yet been authenticated"."""
     _, response = waiting
-    pending = poll(harness, ciba_client, body_of(response)["auth_req_id"])
+    # At the interval, not sooner: a poll sooner may rightly be slow_down. Two slow_downs are
+    # honoured; a third, at an interval already 10 s longer, is not a pending answer.
+    pending = polled(harness, ciba_client, response, until_answered=False, max_slow_downs=2)
     expect(
         error_of(pending) == "authorization_pending" and pending.status_code == 400,
         "HTTP 400 authorization_pending",
@@ -130,7 +148,7 @@ def test_approved_request_returns_tokens(harness, ciba_client, waiting):
     auth_req_id."""
     user, response = waiting
     phone(harness, user, "approve")
-    tokens = answer(harness, ciba_client, response)
+    tokens = polled(harness, ciba_client, response)
     body = body_of(tokens)
     expect(
         tokens.status_code == 200 and "access_token" in body and "id_token" in body,
@@ -144,7 +162,7 @@ def test_denied_request_is_access_denied(harness, ciba_client, waiting):
     """CIBA-11 MUST. "access_denied: The end-user denied the authorization request"."""
     user, response = waiting
     phone(harness, user, "deny")
-    denied = answer(harness, ciba_client, response)
+    denied = polled(harness, ciba_client, response)
     expect_error(denied, ("access_denied",))
 
 

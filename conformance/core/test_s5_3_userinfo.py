@@ -1,5 +1,6 @@
 """OpenID Connect Core 1.0 §5.3 and RFC 6750: the UserInfo endpoint."""
 
+import re
 from dataclasses import dataclass
 
 import jwt
@@ -8,6 +9,30 @@ import pytest
 from conformance.helpers import body_of, expect
 from psc_testkit.flow import HttpRequest
 from psc_testkit.tokens import TokenFormatError, decode, verify_signature
+
+# RFC 7235 §2.1 (RFC 9110 §11.2): challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ],
+# auth-param = token BWS "=" BWS ( token / quoted-string ), in any order.
+TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+BEARER = re.compile(r"(?:^|,)\s*bearer(?=\s|,|$)", re.IGNORECASE)
+PARAM = re.compile(rf'\s*({TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|{TOKEN})\s*(?:,|$)')
+
+
+def bearer_params(header: str) -> dict[str, str] | None:
+    """The auth-params of the header's Bearer challenge (RFC 6750 §3: realm, scope, error,
+    error_description, error_uri, in any order), names lower-cased; None without a Bearer
+    challenge."""
+    found = BEARER.search(header)
+    if found is None:
+        return None
+    params: dict[str, str] = {}
+    position = found.end()
+    while (param := PARAM.match(header, position)) is not None:
+        value = param.group(2)
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        params.setdefault(param.group(1).lower(), value)
+        position = param.end()
+    return params
 
 
 def claims_of(response, jwks) -> dict:
@@ -124,7 +149,7 @@ def test_missing_token_gets_a_bearer_challenge(harness, meta):
     response = harness.send(HttpRequest("GET", meta["userinfo_endpoint"]))
     challenge = response.headers.get("www-authenticate", "")
     expect(
-        response.status_code == 401 and challenge.lower().startswith("bearer"),
+        response.status_code == 401 and bearer_params(challenge) is not None,
         "HTTP 401 with WWW-Authenticate: Bearer",
         f"HTTP {response.status_code} {challenge!r}",
     )
@@ -143,7 +168,8 @@ def test_invalid_token_is_refused_with_invalid_token(harness, token):
     response = harness.userinfo(token)
     challenge = response.headers.get("www-authenticate", "")
     expect(
-        response.status_code == 401 and "invalid_token" in challenge,
+        response.status_code == 401
+        and (bearer_params(challenge) or {}).get("error") == "invalid_token",
         'HTTP 401, WWW-Authenticate: Bearer error="invalid_token"',
         f"HTTP {response.status_code} {challenge!r}",
     )

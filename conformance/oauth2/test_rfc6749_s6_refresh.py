@@ -1,8 +1,15 @@
-"""RFC 6749 §6, OIDC Core §12 and RFC 9700 §4.14: refreshing tokens."""
+"""RFC 6749 §6, OIDC Core §12 and RFC 9700 §4.14: refreshing tokens.
+
+Each negative check has its positive control first: the correct refresh succeeds, then the wrong
+one is refused. Without it a refusal proves nothing (a provider whose refresh is broken refuses
+everything)."""
 
 import pytest
 
 from conformance.helpers import error_of, expect, expect_error
+from psc_testkit import flow
+from psc_testkit.errors import TargetError
+from psc_testkit.harness import json_body
 
 
 @pytest.fixture
@@ -10,6 +17,22 @@ def issued(fresh_tokens):
     if not fresh_tokens.refresh_token:
         pytest.skip("no refresh token issued")
     return fresh_tokens
+
+
+def latest(refreshed, before):
+    """The tokens whose refresh token is now the client's: RFC 6749 §6, "The authorization
+    server MAY issue a new refresh token, in which case the client MUST discard the old refresh
+    token"; without a new one the client keeps the old."""
+    return refreshed if refreshed.refresh_token else before
+
+
+def control(harness, tokens, **options):
+    """The positive control: the correct refresh succeeds. Its failure leaves nothing to judge
+    (test_refresh_token_gets_new_tokens says what is wrong)."""
+    refreshed = harness.refresh(tokens, **options)
+    if (failure := refreshed.failure()) is not None:
+        raise TargetError(f"the correct refresh (positive control) failed: {failure}")
+    return refreshed
 
 
 @pytest.mark.requirement("RFC6749-6", "MUST")
@@ -43,37 +66,77 @@ def test_refreshed_id_token_keeps_the_original_claims(harness, issued):
 @pytest.mark.requirement("RFC6749-6", "MUST")
 def test_refresh_token_is_bound_to_its_client(harness, issued, target):
     """RFC6749-6 MUST. The server must "validate the refresh token ... and ensure that the
-    refresh token was issued to the authenticated client" (OIDF oidcc-refresh-token)."""
+    refresh token was issued to the authenticated client" (OIDF oidcc-refresh-token): its own
+    client refreshes, then another client is refused with it."""
     other = target.secondary
     if other is None:
         pytest.skip("the profile has no second confidential client")
-    refreshed = harness.refresh(issued, client=other)
+    current = latest(control(harness, issued), issued)
+    refreshed = harness.refresh(current, client=other)
     expect_error(refreshed.response, ("invalid_grant",))
+
+
+def granted_scope(harness, refreshed, requested: str) -> tuple[set[str], str]:
+    """The scope a successful refresh granted, and where it was read: the response's scope;
+    without one, the new access token's introspection; without that, the scope requested (RFC
+    6749 §5.1: scope is "OPTIONAL, if identical to the scope requested by the client")."""
+    scope = refreshed.get("scope")
+    if isinstance(scope, str):
+        return set(scope.split()), "the response's scope"
+    endpoint = harness.meta.get("introspection_endpoint")
+    if endpoint and not refreshed.client.public and refreshed.access_token:
+        request = flow.introspection_request(harness.meta, refreshed.client, refreshed.access_token)
+        body = json_body(harness.send(request)) or {}
+        if body.get("active") is True and isinstance(body.get("scope"), str):
+            return set(body["scope"].split()), "introspection's scope"
+    return set(requested.split()), "no scope in the response: the scope requested"
 
 
 @pytest.mark.requirement("RFC6749-6", "MUST")
 def test_refresh_cannot_widen_the_scope(harness, target):
     """RFC6749-6 MUST. "The requested scope MUST NOT include any scope not originally granted
-    by the resource owner" — invalid_scope."""
+    by the resource owner". Judged by the scope granted, not by the status: refusing
+    (invalid_scope) and granting only the original scope (§3.3: the server "MAY fully or
+    partially ignore the scope requested", and says so in scope) both comply."""
     tokens = harness.tokens(request=harness.authorization_request(extra={"scope": "openid"}))
     if not tokens.refresh_token:
         pytest.skip("no refresh token issued")
+    original = set((tokens.get("scope") or "openid").split())
+    current = latest(control(harness, tokens, scope="openid"), tokens)
     wider = " ".join(dict.fromkeys(["openid", *target.scopes, "psc-testkit-extra-scope"]))
-    refreshed = harness.refresh(tokens, scope=wider)
-    expect_error(refreshed.response, ("invalid_scope", "invalid_grant"))
+    refreshed = harness.refresh(current, scope=wider)
+    if refreshed.response.status_code != 200:
+        expect_error(refreshed.response, ("invalid_scope", "invalid_grant"))
+        return
+    granted, source = granted_scope(harness, refreshed, wider)
+    expect(
+        granted <= original,
+        f"at most the original scope {sorted(original)} (or invalid_scope)",
+        f"HTTP 200 granting {sorted(granted)} ({source})",
+    )
 
 
-@pytest.mark.requirement("RFC9700-4.14.2", "SHOULD")
-def test_refresh_tokens_rotate_and_a_reused_one_is_refused(harness, issued):
-    """RFC9700-4.14.2 SHOULD. Refresh token rotation: each refresh returns a new refresh token
-    and "the authorization server ... invalidates the old refresh token" — reuse fails."""
-    refreshed = harness.refresh(issued)
+@pytest.mark.requirement("RFC9700-4.14.2", "MUST")
+def test_refresh_tokens_rotate_and_a_reused_one_is_refused(harness, target):
+    """RFC9700-4.14.2 MUST for public clients. RFC 9700 §2.2.2: "Refresh tokens for public
+    clients MUST be sender-constrained or use refresh token rotation"; with rotation "the
+    authorization server ... invalidates the old refresh token" — reuse fails. Confidential
+    clients are bound by their authentication and need not rotate (RFC 6749 §6: "MAY issue a
+    new refresh token"), so this is checked with the public client."""
+    client = target.client("none")
+    if client is None:
+        pytest.skip("the profile has no public client (rotation is a MUST for public clients)")
+    issued = harness.tokens(client=client)
+    if not issued.refresh_token:
+        pytest.skip("no refresh token issued to the public client")
+    refreshed = harness.refresh(issued)  # a failed refresh is no rotation: judged below
     again = harness.refresh(issued)
-    rotated = refreshed.refresh_token not in (None, issued.refresh_token)
+    rotated = refreshed.ok and refreshed.refresh_token not in (None, issued.refresh_token)
     expect(
         rotated and again.response.status_code == 400,
         "a new refresh token; the old one refused",
-        f"rotated={rotated}, reuse → HTTP {again.response.status_code}",
+        f"refresh → HTTP {refreshed.response.status_code}, rotated={rotated}, "
+        f"reuse → HTTP {again.response.status_code}",
     )
 
 

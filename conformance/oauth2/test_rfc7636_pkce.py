@@ -1,8 +1,13 @@
-"""RFC 7636 (PKCE) and RFC 9700 §2.1.1: the code is bound to its verifier."""
+"""RFC 7636 (PKCE) and RFC 9700 §2.1.1: the code is bound to its verifier.
+
+Each refusal has its positive control first: a code of the same kind of request, exchanged with
+the right verifier (or, for the downgrade, with none), gives tokens. A provider that refuses
+every exchange would otherwise pass them all."""
 
 import pytest
 
 from conformance.helpers import error_of, expect
+from psc_testkit.errors import TargetError
 
 
 def refused(tokens) -> tuple[bool, str]:
@@ -10,10 +15,19 @@ def refused(tokens) -> tuple[bool, str]:
     return status == 400 and error in ("invalid_grant", "invalid_request"), f"HTTP {status} {error}"
 
 
+def control(harness, request=None) -> None:
+    """The positive control: the right exchange works. Its failure leaves nothing to judge."""
+    login = harness.code(request=request or harness.authorization_request())
+    tokens = harness.exchange(login)
+    if (failure := tokens.failure()) is not None:
+        raise TargetError(f"the right exchange (positive control) failed: {failure}")
+
+
 @pytest.mark.requirement("RFC7636-4.6", "MUST")
 def test_wrong_verifier_is_refused(harness):
     """RFC7636-4.6 MUST. "If the values are not equal, an error response indicating
     "invalid_grant" as described in Section 5.2 of [RFC6749] MUST be returned"."""
+    control(harness)
     login = harness.code()
     ok, actual = refused(harness.exchange(login, code_verifier="x" * 43))
     expect(ok, "HTTP 400 invalid_grant", actual)
@@ -23,6 +37,7 @@ def test_wrong_verifier_is_refused(harness):
 def test_missing_verifier_is_refused(harness):
     """RFC7636-4.6 MUST. A code issued for a code_challenge is not exchanged without its
     code_verifier."""
+    control(harness)
     login = harness.code()
     ok, actual = refused(harness.exchange(login, code_verifier=None))
     expect(ok, "HTTP 400 invalid_grant (or invalid_request)", actual)
@@ -33,6 +48,7 @@ def test_s256_challenge_is_not_verified_as_plain(harness):
     """RFC7636-4.6 MUST. With code_challenge_method=S256 the server compares
     BASE64URL(SHA256(verifier)) with the challenge: sending the challenge itself as verifier (a
     downgrade to plain) fails."""
+    control(harness)
     login = harness.code()
     challenge = login.request.params["code_challenge"]
     ok, actual = refused(harness.exchange(login, code_verifier=challenge))
@@ -56,6 +72,7 @@ def test_verifier_without_challenge_is_refused(harness, target):
     code_challenge parameter was present in the authorization request"."""
     if target.primary.public:
         pytest.skip("the primary client is public: it cannot omit PKCE")
+    control(harness, harness.authorization_request(pkce=None))
     login = harness.code(request=harness.authorization_request(pkce=None))
     ok, actual = refused(harness.exchange(login, code_verifier="v" * 43))
     expect(ok, "HTTP 400 invalid_grant", actual)

@@ -107,17 +107,48 @@ class CibaDriver:
         expires_in: float | None = None,
     ) -> httpx.Response:
         """Poll until the request is no longer pending: its answer (tokens, access_denied,
-        expired_token…). Every `interval` seconds (CIBA §7.3; 5 s when the provider gives none),
-        the first poll too: a person does not answer within a second."""
+        expired_token…), at the pace `poll` keeps, on the wall clock."""
         limit = min(self.login_timeout, expires_in) if expires_in else self.login_timeout
-        deadline = time.monotonic() + limit
-        while True:
-            if time.monotonic() + interval > deadline:
-                raise LoginError(f"no answer from the e-CPS app within {limit:g} s")
-            time.sleep(interval)
-            response = send(flow.ciba_token_request(meta, client, auth_req_id))
-            error = _error(response)
-            if error not in PENDING:
+        response = poll(send, meta, client, auth_req_id, interval=interval, limit=limit)
+        if response is None or _error(response) in PENDING:
+            raise LoginError(f"no answer from the e-CPS app within {limit:g} s")
+        return response
+
+
+def poll(
+    send: Send,
+    meta: dict,
+    client: ClientProfile,
+    auth_req_id: str,
+    *,
+    interval: float = 5,
+    limit: float,
+    wait: Callable[[float], None] = time.sleep,
+    until_answered: bool = True,
+    max_slow_downs: int | None = None,
+) -> httpx.Response | None:
+    """Poll the token endpoint for a CIBA request as a client must: `interval` seconds before
+    each poll, the first too (CIBA §7.3: "The minimum amount of time in seconds that the Client
+    MUST wait between polling requests"; 5 s when the provider gives none); after slow_down 5 s
+    more for this and every later poll (§11).
+
+    Returns the first answer that is neither slow_down nor (`until_answered`)
+    authorization_pending; the slow_down past `max_slow_downs`; or, once `limit` seconds have
+    been waited in all, the last answer (None if there was none). `wait` lets the time pass: a
+    sleep, or the simulator's clock moved."""
+    waited = 0.0
+    slow_downs = 0
+    response = None
+    while waited + interval <= limit:
+        wait(interval)
+        waited += interval
+        response = send(flow.ciba_token_request(meta, client, auth_req_id))
+        error = _error(response)
+        if error == "slow_down":
+            slow_downs += 1
+            if max_slow_downs is not None and slow_downs > max_slow_downs:
                 return response
-            if error == "slow_down":
-                interval += 5  # CIBA §11: "the interval MUST be increased by at least 5 s"
+            interval += 5  # CIBA §11: "the interval MUST be increased by at least 5 seconds"
+        elif error != "authorization_pending" or not until_answered:
+            return response
+    return response

@@ -8,9 +8,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from psc_testkit.simulator.clients import Client
-from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, parse_uint, read_form
+from psc_testkit.simulator.http import NO_STORE, OAuthError, parse_uint, read_form
 from psc_testkit.simulator.provider import Provider
 from psc_testkit.simulator.store import Pending
+from psc_testkit.simulator.token import error_response, json_response_for
 
 CHANNELS = {"CARD": "CARD", "MOBILE": "MOBILE"}
 
@@ -65,7 +66,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                     )
                 expires_in = min(expires_in, requested)
         except OAuthError as exc:
-            return exc.response()
+            return error_response(p, exc)
         now = p.now()
         auth_req_id = p.new_secret("auth_req_ids", 32)
         p.store.pending[auth_req_id] = Pending(
@@ -78,6 +79,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             scope=scope,
             binding_message=binding,
             interval=p.settings.ciba_interval,
+            # ciba-slow-down: the interval counts from this acknowledgment.
+            last_poll=now if "ciba-slow-down" in p.quirks else 0.0,
         )
         body = {
             "auth_req_id": auth_req_id,
@@ -86,6 +89,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         }
         if "ciba-no-expires-in" in d:
             del body["expires_in"]
-        return json_response(body, 200, NO_STORE)
+        if "ciba-no-interval" in p.quirks:
+            del body["interval"]  # CIBA §7.3: OPTIONAL; "clients MUST use 5 as the default"
+        return json_response_for(p, body, 200, NO_STORE)
 
     return [Route(oidc_path + "/ext/ciba/auth", backchannel_authentication, methods=["POST"])]

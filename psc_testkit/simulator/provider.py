@@ -232,8 +232,8 @@ class Provider:
         nonce: str | None,
         refresh_parent: RefreshToken | None = None,
     ) -> dict:
-        """The token response for a grant: a JWT access token, a rotated refresh token and,
-        when `openid` was granted, an ID token."""
+        """The token response for a grant: a JWT access token, a rotated refresh token (the
+        same one again when not `rotate`) and, when `openid` was granted, an ID token."""
         now = self.now()
         iat = int(now)
         s = self.settings
@@ -243,6 +243,7 @@ class Provider:
         session.last_seen = now
         user = session.user
         sub = self.subject(session)
+        rotate: bool = True,
         acr = self.acr(session.auth_mode)
         jti = new_id(16)
         access_claims = {
@@ -280,8 +281,10 @@ class Provider:
 
         # The refresh token dies with the session: at most its idle time, never past its maximum.
         refresh_exp = min(now + s.refresh_token_lifetime, session.created + s.session_max)
-        if refresh_parent is not None and "refresh-not-rotated" in self.defects:
+        if refresh_parent is not None and ("refresh-not-rotated" in self.defects or not rotate):
             refresh = refresh_parent
+        elif "opaque-access-tokens" in self.quirks:
+            access_token = new_id(32)  # the claims stay on the server, for introspection
         else:
             value = self.new_secret("refresh_tokens", 32)
             if "refresh-token-control-character" in self.defects:
@@ -377,6 +380,10 @@ class Provider:
     def _break_id_token(self, claims: dict, access_token: str, session: Session) -> None:
         """ID token defects: each alters one claim as a faulty provider would."""
         d = self.defects
+        if "no-at-hash" in self.quirks:
+            del claims["at_hash"]
+        if "id-token-azp-and-sid" in self.quirks:
+            claims["aud"] = [client.client_id]  # OIDC Core §2: an array in the general case
         if "nonce-not-echoed" in d:
             claims.pop("nonce", None)
         if "nonce-invented" in d:

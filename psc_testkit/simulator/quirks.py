@@ -51,6 +51,75 @@ _ALL: list[Quirk] = [
        "minutes apart (PSC access tokens live 120 s).",
        f"before each new authorization request, {HUMAN_PACE:.0f} s pass for everything "
        "issued so far (tokens, codes, the SSO session): earlier access tokens have expired"),
+    # Back channel (token, refresh, userinfo, introspection, CIBA)
+    _q("refresh-no-scope", "RFC 6749 §5.1: scope \"OPTIONAL, if identical to the scope "
+       "requested by the client; otherwise, REQUIRED\".",
+       "refresh responses carry no scope when the scope did not change"),
+    _q("refresh-scope-narrowed", "RFC 6749 §6: \"The requested scope MUST NOT include any "
+       "scope not originally granted\" forbids granting more, not answering; §3.3: the server "
+       "\"MAY fully or partially ignore the scope requested\" and then MUST say the scope granted.",
+       "a refresh asking a wider scope than granted gets HTTP 200 with the original scope (and "
+       "says so in scope)"),
+    _q("ciba-slow-down", "CIBA Core §11 slow_down: \"the authorization request is still pending "
+       "and polling should continue, but the interval MUST be increased by at least 5 seconds "
+       "for this and all subsequent requests\"; §7.3 interval: \"The minimum amount of time in "
+       "seconds that the Client MUST wait between polling requests\".",
+       "the CIBA interval counts from the acknowledgment and holds for every poll (pending, "
+       "approved or denied): a poll sooner gets slow_down and 5 s more"),
+    _q("ciba-no-interval", "CIBA Core §7.3: interval \"OPTIONAL ... If no value is provided, "
+       "clients MUST use 5 as the default value\".",
+       "the CIBA acknowledgment carries no interval"),
+    _q("opaque-access-tokens", "RFC 6749 §1.4: \"The string is usually opaque to the client\"; "
+       "RFC 7662 §2.2 gives their meaning (scope, client_id, exp...). PSC documents JWT access "
+       "tokens, which only PSC checks may expect.",
+       "access tokens are random strings, not JWTs; introspection still describes them",
+       "test_access_token_*", "test_psc_*access_token*"),
+    _q("refresh-not-rotated", "RFC 6749 §6: \"The authorization server MAY issue a new refresh "
+       "token\"; RFC 9700 §2.2.2: \"Refresh tokens for public clients MUST be sender-constrained "
+       "or use refresh token rotation\" — confidential clients are bound by their "
+       "authentication.",
+       "a refresh by a confidential client returns the same refresh token again (it stays "
+       "valid); the public client's still rotate"),
+    _q("refresh-not-reissued", "RFC 6749 §5.1: refresh_token \"OPTIONAL\"; §6: \"The "
+       "authorization server MAY issue a new refresh token\" (the client keeps the old one).",
+       "a refresh by a confidential client returns no refresh_token; the old one stays valid"),
+    _q("refresh-without-id-token", "OIDC Core §12.2: the refresh response \"is the Token "
+       "Response of Section 3.1.3.3 except that it might not contain an id_token\".",
+       "refresh responses carry no id_token"),
+    _q("www-authenticate-extra-params", "RFC 6750 §3: the challenge's attributes (realm, scope, "
+       "error, error_description, error_uri) are auth-params, in no set order; \"All challenges "
+       "defined by this specification MUST use the auth-scheme value \"Bearer\"\".",
+       "UserInfo's WWW-Authenticate puts error first, adds scope and error_uri"),
+    _q("token-response-extra-members", "RFC 6749 §5.1: \"The client MUST ignore unrecognized "
+       "value names in the response\"; JSON members have no order (RFC 8259 §4).",
+       "token responses carry more unknown members (upgraded, x-request-id, "
+       "id_token_expires_in) before the others, in reverse order"),
+    _q("token-type-lowercase", "RFC 6749 §5.1 token_type: \"The value is case insensitive\".",
+       "token_type is \"bearer\""),
+    _q("id-token-azp-and-sid", "OIDC Core §2: \"In the general case, the aud value is an "
+       "array of case-sensitive strings\"; azp \"OPTIONAL\"; sid from OIDC Front/Back-Channel "
+       "Logout; Keycloak adds typ \"ID\".",
+       "ID tokens carry aud as a one-element array, beside azp (= client id), sid and typ ID"),
+    _q("no-at-hash", "OIDC Core §3.1.3.6: at_hash \"OPTIONAL\" in the code flow (REQUIRED only "
+       "when the ID token is issued from the authorization endpoint with an access token).",
+       "ID tokens carry no at_hash"),
+    _q("errors-without-description", "RFC 6749 §5.2: error_description \"OPTIONAL\"; RFC 6750 "
+       "§3 likewise for the challenge.",
+       "token, introspection, revocation, CIBA and UserInfo errors carry only error"),
+    _q("introspection-extra-fields", "RFC 7662 §2.2: \"Specific implementations MAY extend "
+       "this structure with their own service-specific response names as top-level members of "
+       "this JSON object\".",
+       "introspection answers with Keycloak's allowed-origins, realm_access, resource_access, "
+       "email_verified, aud first, the rest in another order"),
+    _q("revocation-access-token-unsupported", "RFC 7009 §2: \"Implementations MUST support the "
+       "revocation of refresh tokens and SHOULD support the revocation of access tokens\"; "
+       "§2.2.1: unsupported_token_type.",
+       "revoking an access token answers HTTP 400 unsupported_token_type",
+       "test_revoking_an_access_token_succeeds_and_it_stops_working"),
+    _q("json-charset", "RFC 8259 §11: application/json \"No 'charset' parameter is defined "
+       "for this registration. Adding one really has no effect on compliant recipients.\"",
+       "token, UserInfo, introspection and CIBA responses are application/json;charset=UTF-8 "
+       "(Keycloak)"),
     # PSC claims
     _q("userinfo-extra-claims", "OIDC Core §5.3.2: \"The Claims defined in Section 5.1 can be "
        "returned, as can additional Claims not specified there.\"; §2: \"ID Tokens MAY contain "

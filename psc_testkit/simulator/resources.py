@@ -12,7 +12,9 @@ from psc_testkit.simulator import claims as psc_claims
 from psc_testkit.simulator.clients import client_cert
 from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, read_body, read_form
 from psc_testkit.simulator.provider import Provider
+from psc_testkit.simulator.quirks import ActiveQuirks
 from psc_testkit.simulator.store import AccessToken
+from psc_testkit.simulator.token import error_response, json_response_for
 
 REALM = 'Bearer realm="esante-wallet"'
 
@@ -22,16 +24,35 @@ REALM = 'Bearer realm="esante-wallet"'
 NOT_IN_CHALLENGE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
-def _bearer_error(error: str, description: str, status: int = 401) -> Response:
+def _bearer_error(
+    error: str, description: str, status: int = 401, quirks: ActiveQuirks | None = None
+) -> Response:
     """RFC 6750 §3: the error goes in WWW-Authenticate as well as in the body (there in full,
     in the header with what a header cannot carry replaced by "?": a "Ā" was a 500)."""
     quoted = NOT_IN_CHALLENGE.sub("?", description)
     challenge = f'{REALM}, error="{error}", error_description="{quoted}"'
-    return json_response(
-        {"error": error, "error_description": description},
-        status,
-        {"WWW-Authenticate": challenge, **NO_STORE},
-    )
+    body = {"error": error, "error_description": description}
+    if quirks and "www-authenticate-extra-params" in quirks:
+        # §3: auth-params in any order, error_uri and scope among them.
+        challenge = (
+            f'Bearer error="{error}", scope="openid", realm="esante-wallet", '
+            f'error_uri="https://esante-wallet.test/errors#{error}", '
+            f'error_description="{quoted}"'
+        )
+    if quirks and "errors-without-description" in quirks:
+        challenge = f'{REALM}, error="{error}"'
+        del body["error_description"]
+    return json_response(body, status, {"WWW-Authenticate": challenge, **NO_STORE})
+
+
+# Keycloak's introspection members beyond RFC 7662's (§2.2: "MAY ... additional").
+KEYCLOAK_INTROSPECTION = {
+    "allowed-origins": ["https://rp.psc-testkit.test"],
+    "realm_access": {"roles": ["offline_access", "uma_authorization"]},
+    "resource_access": {"account": {"roles": ["manage-account", "view-profile"]}},
+    "email_verified": False,
+    "aud": "account",
+}
 
 
 def break_psc_claims(p: Provider, claims: dict) -> None:
@@ -75,6 +96,9 @@ def break_psc_claims(p: Provider, claims: dict) -> None:
 
 
 def routes(p: Provider, oidc_path: str) -> list[Route]:
+    def bearer_error(error: str, description: str, status: int = 401) -> Response:
+        return _bearer_error(error, description, status, p.quirks)
+
     async def bearer_token(request: Request) -> str | Response:
         """The access token from the header or, for POST, the form body (RFC 6750 §2.1, §2.2)."""
         header = request.headers.get("authorization")
@@ -85,22 +109,25 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                 try:
                     body_token = (await read_form(request)).get("access_token")
                 except OAuthError as exc:
-                    return _bearer_error("invalid_request", exc.description, exc.status)
+                    return bearer_error("invalid_request", exc.description, exc.status)
                 if "userinfo-body-token-ignored" in p.defects:
                     body_token = None
             else:
                 await read_body(request)
         if header is not None:
             if body_token is not None:
-                return _bearer_error("invalid_request", "token sent by more than one method", 400)
+                return bearer_error("invalid_request", "token sent by more than one method", 400)
             scheme, _, value = header.partition(" ")
             if scheme.lower() != "bearer" or not value.strip():
-                return _bearer_error("invalid_request", "Authorization must be a Bearer token", 400)
+                return bearer_error("invalid_request", "Authorization must be a Bearer token", 400)
             return value.strip()
         if body_token:
             return body_token
         # RFC 6750 §3.1: no credentials at all gets a challenge without an error code.
-        headers = {"WWW-Authenticate": REALM, **NO_STORE}
+        challenge = REALM
+        if "www-authenticate-extra-params" in p.quirks:
+            challenge = 'Bearer scope="openid", realm="esante-wallet"'
+        headers = {"WWW-Authenticate": challenge, **NO_STORE}
         if "userinfo-no-challenge" in p.defects:
             del headers["WWW-Authenticate"]
         return Response(
@@ -124,18 +151,20 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
 
     async def userinfo(request: Request) -> Response:
         if request.method == "POST" and "userinfo-post-unsupported" in p.defects:
-            return _bearer_error("invalid_request", "POST is not supported", 405)
+            return bearer_error("invalid_request", "POST is not supported", 405)
+        if request.method == "GET" and "userinfo-get-unsupported" in p.defects:
+            return bearer_error("invalid_request", "GET is not supported", 405)
         try:
             value = await bearer_token(request)
         except OAuthError as exc:
-            return _bearer_error("invalid_request", exc.description, exc.status)
+            return bearer_error("invalid_request", exc.description, exc.status)
         if isinstance(value, Response):
             return value
         token = usable(request, value)
         if token is None:
             if "userinfo-bad-token-not-invalid-token" in p.defects:
-                return _bearer_error("invalid_request", "the access token is not accepted")
-            return _bearer_error("invalid_token", "the access token is invalid or expired")
+                return bearer_error("invalid_request", "the access token is not accepted")
+            return bearer_error("invalid_token", "the access token is invalid or expired")
         session = token.grant.session
         scope_all = "scope_all" in token.grant.scope
         extra = "userinfo-extra-claims" in p.quirks
@@ -144,7 +173,10 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         if not signed and not p.defects:
             # The hot path: the same bytes for every login of this professional.
             body = psc_claims.userinfo_json(session.user, session.auth_mode, scope_all, extra)
-            return Response(body, headers=NO_STORE, media_type="application/json")
+            media_type = "application/json"
+            if "json-charset" in p.quirks:
+                media_type += ";charset=UTF-8"
+            return Response(body, headers=NO_STORE, media_type=media_type)
         claims = psc_claims.userinfo(session.user, session.auth_mode, scope_all, extra)
         claims["sub"] = p.subject(session)
         d = p.defects
@@ -183,10 +215,10 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             form = await read_form(request)
             authenticate_or_pass(request, form, "introspection-without-authentication")
         except OAuthError as exc:
-            return exc.response()
+            return error_response(p, exc)
         value = form.get("token")
         if not value:
-            return OAuthError("invalid_request", "token is required").response()
+            return error_response(p, OAuthError("invalid_request", "token is required"))
         hint = form.get("token_type_hint")
         access = None if hint == "refresh_token" else p.access_token(value)
         d = p.defects
@@ -215,7 +247,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             if "psc-introspection-without-psc-fields" in d:
                 body.pop("authMode", None)
                 body.pop("otherIds", None)
-            return json_response(body, 200, NO_STORE)
+            return introspection_response(body)
         refresh = p.refresh_token(value)
         if refresh is not None and not refresh.rotated:
             grant = refresh.grant
@@ -232,10 +264,16 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                 "scope": " ".join(grant.scope),
                 "sid": grant.session.sid,
             }
-            return json_response(body, 200, NO_STORE)
+            return introspection_response(body)
         if "introspection-unknown-active" in d:
             return json_response({"active": True}, 200, NO_STORE)
         return json_response({"active": False}, 200, NO_STORE)
+
+    def introspection_response(body: dict) -> Response:
+        if "introspection-extra-fields" in p.quirks:
+            # Keycloak's members first, then the others in reverse order: order means nothing.
+            body = {**KEYCLOAK_INTROSPECTION, **dict(reversed(list(body.items())))}
+        return json_response_for(p, body, 200, NO_STORE)
 
     async def revoke(request: Request) -> Response:
         d = p.defects
@@ -258,13 +296,16 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
                 raise OAuthError("invalid_request", "unknown token")
             if found is not None and client_id is not None and found.client_id != client_id:
                 raise OAuthError("unauthorized_client", "the token was issued to another client")
+            if access is not None and "revocation-access-token-unsupported" in p.quirks:
+                # RFC 7009 §2: access tokens SHOULD (not MUST) be revocable; §2.2.1's error.
+                raise OAuthError("unsupported_token_type", "access tokens cannot be revoked")
             if access is not None and "revocation-ignores-access-tokens" not in d:
                 access.revoked = True
             if refresh is not None and "revocation-ignores-refresh-tokens" not in d:
                 # Revoking a refresh token also ends the access tokens of its grant (§2.1).
                 p.revoke_grant(refresh.grant)
         except OAuthError as exc:
-            return exc.response()
+            return error_response(p, exc)
         # §2.2: 200 whether or not the token was known, so tokens cannot be probed.
         return Response(b"", 200, NO_STORE)
 

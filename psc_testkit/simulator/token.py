@@ -15,7 +15,7 @@ from psc_testkit.simulator.clients import Client, client_cert
 from psc_testkit.simulator.discovery import CIBA_GRANT
 from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, read_form
 from psc_testkit.simulator.provider import Provider
-from psc_testkit.simulator.store import Grant
+from psc_testkit.simulator.store import Grant, new_id
 
 # RFC 7636 §4.1: code-verifier = 43*128unreserved.
 VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -35,6 +35,35 @@ def pkce_matches(verifier: str, challenge: str, method: str) -> bool:
     return hmac.compare_digest(computed.encode(), challenge.encode())
 
 
+def error_response(p: Provider, exc: OAuthError) -> Response:
+    """An RFC 6749 §5.2 error; without error_description under errors-without-description
+    (OPTIONAL: "Human-readable ASCII text providing additional information")."""
+    if "errors-without-description" not in p.quirks:
+        return exc.response()
+    return json_response({"error": exc.error}, exc.status, {**NO_STORE, **exc.headers})
+
+
+def json_response_for(p: Provider, data: object, status: int, headers: dict[str, str]) -> Response:
+    """A JSON response, typed `application/json;charset=UTF-8` as Keycloak does (RFC 8259 §11:
+    the charset parameter has no effect, but a client must accept it) under json-charset."""
+    response = json_response(data, status, headers)
+    if "json-charset" in p.quirks:
+        response.headers["content-type"] = "application/json;charset=UTF-8"
+    return response
+
+
+def quirky_body(p: Provider, body: dict) -> dict:
+    """The token response as a quirk shapes it: "bearer", or extra members in another order
+    (RFC 6749 §5.1: "The client MUST ignore unrecognized value names in the response")."""
+    q = p.quirks
+    if "token-type-lowercase" in q:
+        body["token_type"] = "bearer"  # RFC 6749 §5.1: "The value is case insensitive"
+    if "token-response-extra-members" in q:
+        extra = {"upgraded": False, "x-request-id": new_id(8), "id_token_expires_in": 120}
+        body = {**extra, **dict(reversed(list(body.items())))}
+    return body
+
+
 def routes(p: Provider, oidc_path: str) -> list[Route]:
     def thumbprint(request: Request, client: Client) -> str | None:
         """Certificate-bound tokens (RFC 8705 §3) for clients that authenticated with mTLS."""
@@ -49,7 +78,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             raise OAuthError("invalid_request", "code is required")
         code = p.store.codes.get(value)
         if code is None or code.expires_at <= p.now():
-            raise OAuthError("invalid_grant", "code is invalid or expired")
+            error = "invalid_request" if "token-unknown-code-invalid-request" in p.defects else None
+            raise OAuthError(error or "invalid_grant", "code is invalid or expired")
         d = p.defects
         if code.request.client_id != client.client_id and "code-not-bound-to-client" not in d:
             raise OAuthError("invalid_grant", "code was issued to another client")
@@ -96,6 +126,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             method = method or "plain"
             if "pkce-plain-broken" in d and method == "plain":
                 method = "S256"
+            if "pkce-s256-refused" in d and method == "S256":
+                raise OAuthError("invalid_grant", "code_verifier does not match code_challenge")
             if "pkce-s256-accepts-challenge" in d and verifier == challenge:
                 return
             if not pkce_matches(verifier, challenge, method):
@@ -119,11 +151,27 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             p.revoke_grant(token.grant)
             raise OAuthError("invalid_grant", "refresh token was already used")
         grant = token.grant
-        if scope := form.get("scope"):
-            requested = tuple(scope.split())
-            if not set(requested) <= set(grant.scope) and "refresh-scope-widening" not in d:
+        q = p.quirks
+        requested = tuple(form["scope"].split()) if form.get("scope") else None
+        if requested is not None and not set(requested) <= set(grant.scope):
+            if "refresh-scope-widening" in d:
+                # The defect: the grant really widens (RFC 6749 §6 forbids it).
+                grant.scope = tuple(dict.fromkeys([*grant.scope, *requested]))
+            elif "refresh-scope-narrowed" not in q:
                 raise OAuthError("invalid_scope", "scope exceeds what was granted")
-        return p.issue_tokens(client, grant, nonce=None, refresh_parent=token)
+            # The quirk: the tokens keep the original grant, and the response's scope says so.
+        # Rotation is a MUST for public clients only (RFC 9700 §2.2.2): the quirks keep a
+        # confidential client's refresh token.
+        keep = not client.public and ("refresh-not-rotated" in q or "refresh-not-reissued" in q)
+        body = p.issue_tokens(client, grant, nonce=None, refresh_parent=token, rotate=not keep)
+        if keep and "refresh-not-reissued" in q:
+            del body["refresh_token"]  # RFC 6749 §6: the server MAY issue a new refresh token
+            body.pop("refresh_expires_in", None)
+        if "refresh-no-scope" in q and (requested is None or set(requested) == set(grant.scope)):
+            del body["scope"]  # RFC 6749 §5.1: OPTIONAL when identical to the scope requested
+        if "refresh-without-id-token" in q:
+            body.pop("id_token", None)  # OIDC Core §12.2: "it might not contain an id_token"
+        return body
 
     def ciba(request: Request, client: Client, form: dict[str, str]) -> dict:
         auth_req_id = form.get("auth_req_id")
@@ -144,12 +192,22 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             status == "approved" and "ciba-approval-ignored" in d
         ):
             status = "pending"
+        if "ciba-slow-down" in p.quirks:
+            # The interval counts from the acknowledgment, and every poll is held to it,
+            # whatever the answer would be (CIBA §11: the client then waits 5 s longer).
+            too_fast = now - pending.last_poll < pending.interval
+            pending.last_poll = now
+            if too_fast:
+                pending.interval += 5
+                raise OAuthError("slow_down", "polling faster than the interval")
         if status == "denied":
             del p.store.pending[auth_req_id]
             raise OAuthError("access_denied", "the user denied the authentication")
         if status == "pending":
             too_fast = now - pending.last_poll < pending.interval
             pending.last_poll = now
+            if "ciba-slow-down" in p.quirks:
+                too_fast = False  # judged above, before the status
             if "ciba-pending-as-slow-down" in d:
                 too_fast = True
             if "ciba-no-slow-down" in d:
@@ -178,7 +236,8 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             client = p.authenticator.authenticate(request, form, p.now())
             grant_type = form.get("grant_type")
             if not grant_type:
-                raise OAuthError("invalid_request", "grant_type is required")
+                status = 500 if "token-missing-grant-type-500" in p.defects else 400
+                raise OAuthError("invalid_request", "grant_type is required", status=status)
             handler = grants.get(grant_type)
             if handler is None:
                 error = "unsupported_grant_type"
@@ -191,9 +250,11 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         except OAuthError as exc:
             if "token-error-bad-charset" in p.defects:
                 exc.description = f'"{exc.description}"'
-            return exc.response()
+            return error_response(p, exc)
+        if p.quirks:
+            body = quirky_body(p, body)
         if not p.defects:
-            return json_response(body, 200, NO_STORE)
+            return json_response_for(p, body, 200, NO_STORE)
         headers = dict(NO_STORE)
         if "token-cache-control-missing" in p.defects:
             del headers["Cache-Control"]
