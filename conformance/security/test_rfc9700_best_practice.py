@@ -43,22 +43,6 @@ def test_error_for_a_bad_redirect_uri_is_not_redirected(harness):
     expect(not location.startswith(bad), "no redirect to the unregistered URI", location)
 
 
-@pytest.mark.requirement("OIDCC-16.17", "MUST")
-def test_every_endpoint_uses_tls(meta):
-    """OIDCC-16.17 / RFC9700-2 MUST. "Implementations MUST support TLS"; with an https issuer
-    every advertised endpoint is https too."""
-    if not str(meta.get("issuer", "")).startswith("https://"):
-        pytest.skip("the issuer is not https")
-    plain = [
-        name
-        for name, value in meta.items()
-        if (name.endswith("_endpoint") or name == "jwks_uri")
-        and isinstance(value, str)
-        and not value.startswith("https://")
-    ]
-    expect(not plain, "https for every endpoint", plain)
-
-
 @pytest.mark.requirement("RFC9700-2", "SHOULD")
 def test_endpoints_negotiate_tls_1_2_or_later(meta, target):
     """RFC9700-2 / BCP 195 SHOULD. TLS 1.2 or 1.3; older protocol versions are refused."""

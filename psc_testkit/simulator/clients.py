@@ -170,6 +170,8 @@ class ClientAuthenticator:
         expected = client.settings.client_secret or ""
         if method == "client_secret_post" and "client-secret-post-broken" in self.defects:
             expected = "\x00never"
+        if method == "client_secret_basic" and "client-secret-basic-broken" in self.defects:
+            expected = "\x00never"
         if not hmac.compare_digest(secret.encode(), expected.encode()):
             if "wrong-secret-not-invalid-client" in self.defects:
                 raise OAuthError("unauthorized_client", "these credentials are not authorised")
@@ -220,9 +222,9 @@ class ClientAuthenticator:
                 return client
             if cert is None:
                 raise _invalid("tls_client_auth needs a client certificate")
-            if cert[0] != client.tls_subject_dn:
+            if cert[0] != client.tls_subject_dn or "tls-client-auth-broken" in self.defects:
                 raise _invalid("client certificate subject does not match the registration")
             return client
-        if client.public and allow_public:
+        if client.public and allow_public and "public-client-refused" not in self.defects:
             return client
         raise _invalid(f"client is registered for {client.auth_method}: no credentials given")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from psc_testkit.metadata import member_types
+from psc_testkit.schemas import registry, schema_id
+
 
 @dataclass(frozen=True)
 class Defect:
@@ -20,12 +23,20 @@ class Defect:
     # they depend on what the defect broke (e.g. no ID token: nothing about it can be checked).
     checks: tuple[str, ...] = ()
     breaks: tuple[str, ...] = ()
+    # What the defect takes away that other checks need (a discovery member, an endpoint): any
+    # check may *error* with a message that names it (a broken prerequisite), none may fail.
+    prerequisite: str = ""
 
 
 def _d(
-    name: str, requirement: str, description: str, *checks: str, breaks: tuple[str, ...] = ()
+    name: str,
+    requirement: str,
+    description: str,
+    *checks: str,
+    breaks: tuple[str, ...] = (),
+    prerequisite: str = "",
 ) -> Defect:
-    return Defect(name, requirement, description, checks, breaks)
+    return Defect(name, requirement, description, checks, breaks, prerequisite)
 
 
 ISSUER_CHECKS = (
@@ -61,29 +72,18 @@ _ALL = [
        "the issuer identifier (everywhere) uses http:// while the server is https",
        "test_issuer_is_an_https_url_without_query_or_fragment",
        "test_issuer_matches_the_discovery_url"),
-    _d("discovery-missing-required", "OIDCD-3", "discovery omits subject_types_supported",
-       "test_required_member_is_present[subject_types_supported]",
-       "test_subject_types_are_public_or_pairwise"),
-    _d("discovery-boolean-as-string", "OIDCD-3",
-       "claims_parameter_supported is the string \"false\"",
-       "test_boolean_member_is_a_boolean[claims_parameter_supported]"),
-    _d("discovery-list-as-string", "RFC8414-2", "claim_types_supported is the string \"normal\"",
-       "test_list_member_is_an_array_of_strings[claim_types_supported]"),
-    _d("discovery-http-endpoint", "OIDCD-3", "registration_endpoint is advertised as http://",
-       "test_endpoint_is_an_https_url[registration_endpoint]", "test_every_endpoint_uses_tls"),
+    _d("discovery-http-endpoint", "OIDCD-3",
+       "registration_endpoint and pushed_authorization_request_endpoint are advertised as http://",
+       "test_every_endpoint_is_an_https_url"),
     _d("discovery-no-code-response-type", "OIDCC-3", "response_types_supported does not list code",
        "test_response_types_include_code"),
     _d("discovery-unknown-response-type", "OIDCD-3",
        "response_types_supported lists a value no spec defines",
        "test_response_types_are_oidc_values"),
-    _d("discovery-bad-subject-type", "OIDCD-3", "subject_types_supported lists \"anonymous\"",
-       "test_subject_types_are_public_or_pairwise"),
     _d("discovery-no-rs256", "OIDCD-3", "id_token_signing_alg_values_supported lacks RS256",
        "test_id_token_signing_algs_include_rs256"),
     _d("discovery-bad-scope-token", "RFC6749-3.3",
        "scopes_supported holds a value with a double quote", "test_scopes_are_valid_scope_tokens"),
-    _d("discovery-bad-locale", "RFC8414-2", "ui_locales_supported holds a non-BCP 47 tag",
-       "test_locales_are_bcp47_tags[ui_locales_supported]"),
     _d("discovery-no-authorization-code-grant", "OIDCD-3",
        "grant_types_supported omits authorization_code",
        "test_grant_types_are_a_non_empty_list_with_authorization_code"),
@@ -140,14 +140,21 @@ _ALL = [
        "test_scope_order_and_parameter_order_do_not_matter"),
     _d("display-popup-rejected", "OIDCC-3.1.2.1", "display=popup is refused",
        "test_optional_parameters_do_not_cause_errors[display-popup]"),
+    _d("display-page-rejected", "OIDCC-3.1.2.1", "display=page is refused",
+       "test_optional_parameters_do_not_cause_errors[display-page]"),
     _d("ui-locales-rejected", "OIDCC-3.1.2.1", "an unsupported ui_locales value is refused",
        "test_optional_parameters_do_not_cause_errors[ui_locales]"),
+    _d("claims-locales-rejected", "OIDCC-3.1.2.1", "a claims_locales other than fr is refused",
+       "test_optional_parameters_do_not_cause_errors[claims_locales]"),
     _d("login-hint-rejected", "OIDCC-3.1.2.1",
        "login_hint on the authorization endpoint is refused",
        "test_login_hint_does_not_cause_an_error"),
     _d("prompt-none-shows-login", "OIDCC-3.1.2.6",
        "prompt=none without a session shows the login page",
        "test_prompt_none_without_session_requires_login"),
+    _d("prompt-none-refused", "OIDCC-3.1.2.1",
+       "prompt=none gets login_required even with a session",
+       "test_prompt_none_with_session_is_silent"),
     _d("prompt-login-ignored", "OIDCC-3.1.2.1", "prompt=login with a session answers silently",
        "test_prompt_login_asks_for_authentication_again"),
     _d("max-age-ignored", "OIDCC-3.1.2.1", "max_age is ignored",
@@ -209,6 +216,8 @@ _ALL = [
        "test_verifier_without_challenge_is_refused"),
     _d("pkce-plain-broken", "RFC7636-4.2", "the plain method is verified like S256",
        "test_plain_method_works_when_advertised"),
+    _d("pkce-s256-refused", "RFC7636-4.6", "a correct S256 code_verifier is refused",
+       "test_valid_pkce_succeeds", prerequisite="the token request failed"),
     _d("public-client-without-pkce", "RFC9700-2.1.1",
        "a public client's request without PKCE is accepted", "test_public_client_must_use_pkce"),
     _d("client-secret-post-broken", "OIDCC-9", "client_secret_post is refused",
@@ -217,6 +226,15 @@ _ALL = [
     _d("private-key-jwt-broken", "OIDCC-9", "every client assertion is refused",
        "test_code_exchange_succeeds_with_each_auth_method[private_key_jwt]",
        breaks=SIGNED_USERINFO),
+    _d("client-secret-basic-broken", "OIDCC-9", "client_secret_basic is refused",
+       "test_code_exchange_succeeds_with_each_auth_method[client_secret_basic]",
+       prerequisite="the token request failed"),
+    _d("tls-client-auth-broken", "OIDCC-9", "every client certificate is refused",
+       "test_code_exchange_succeeds_with_each_auth_method[tls_client_auth]",
+       prerequisite="the token request failed"),
+    _d("public-client-refused", "OIDCC-9", "a public client (auth method none) is refused",
+       "test_code_exchange_succeeds_with_each_auth_method[none]",
+       prerequisite="the token request failed"),
     _d("token-cache-control-missing", "RFC6749-5.1",
        "token responses lack Cache-Control: no-store", "test_token_response_is_not_cached"),
     _d("token-pragma-missing", "RFC6749-5.1", "token responses lack Pragma: no-cache",
@@ -229,9 +247,17 @@ _ALL = [
        breaks=("test_access_token_lives_120_seconds",)),
     _d("refresh-token-control-character", "RFC6749-A.17", "refresh tokens contain a tab character",
        "test_refresh_token_uses_allowed_characters"),
+    _d("access-token-control-character", "RFC6749-A.12", "access tokens contain a tab character",
+       "test_access_token_uses_allowed_characters"),
     _d("token-error-wrong-code", "RFC6749-5.2",
        "an unknown grant_type is answered invalid_request",
        "test_error_uses_http_400_and_the_rfc_error_code[unsupported-grant-type]"),
+    _d("token-missing-grant-type-500", "RFC6749-5.2",
+       "a token request without grant_type is answered HTTP 500",
+       "test_error_uses_http_400_and_the_rfc_error_code[missing-grant-type]"),
+    _d("token-unknown-code-invalid-request", "RFC6749-5.2",
+       "an unknown or expired code is answered invalid_request, not invalid_grant",
+       "test_error_uses_http_400_and_the_rfc_error_code[unknown-code]"),
     _d("token-error-bad-charset", "RFC6749-5.2", "token error descriptions contain double quotes",
        "test_error_is_json_with_an_ascii_error_code[*]"),
     _d("wrong-secret-not-invalid-client", "RFC6749-5.2",
@@ -291,6 +317,8 @@ _ALL = [
        "test_userinfo_accepts_the_token_in_the_body"),
     _d("userinfo-body-token-ignored", "RFC6750-2.2", "userinfo ignores a token in the body",
        "test_userinfo_accepts_the_token_in_the_body"),
+    _d("userinfo-get-unsupported", "OIDCC-5.3.1", "userinfo refuses GET",
+       "test_userinfo_answers_with_a_bearer_header[get]"),
     _d("userinfo-wrong-content-type", "OIDCC-5.3.2", "userinfo is served as text/plain",
        "test_userinfo_is_json_or_a_jwt"),
     _d("signed-userinfo-no-aud", "OIDCC-5.3.2", "signed userinfo lacks aud",
@@ -424,6 +452,8 @@ _ALL = [
        "test_subject_role_lists_the_professions_of_the_exercices"),
     _d("psc-authmode-always-card", "PSC-AUTHMODE", "authMode is CARD even for e-CPS logins",
        "test_auth_mode_matches_the_login_method[ecps-MOBILE]"),
+    _d("psc-authmode-always-mobile", "PSC-AUTHMODE", "authMode is MOBILE even for CPS card logins",
+       "test_auth_mode_matches_the_login_method[cps-CARD]"),
     _d("psc-introspection-other-professional", "PSC-CONSISTENCY",
        "introspection names another professional",
        PSC_SAME_PROFESSIONAL),
@@ -441,6 +471,96 @@ _ALL = [
        "test_psc_claims_are_advertised"),
 ]
 # fmt: on
+
+
+# Families: one defect per discovery member a parametrized check judges, each altering that
+# member alone. The members come from schemas/oidc/discovery.schema.json, as the checks' do.
+def slug(member: str) -> str:
+    return member.replace("_", "-")
+
+
+def missing_member(member: str) -> str:
+    """The defect that leaves REQUIRED `member` out of discovery."""
+    return f"discovery-missing-{slug(member)}"
+
+
+def member_as_string(member: str) -> str:
+    """The defect that serves list or boolean `member` as a string."""
+    return f"discovery-{slug(member)}-as-string"
+
+
+def non_bcp47(member: str) -> str:
+    """The defect that lists a tag that is not BCP 47 in locale list `member`."""
+    return f"discovery-non-bcp47-{slug(member)}"
+
+
+REQUIRED_MEMBERS: tuple[str, ...] = tuple(
+    registry().contents(schema_id("oidc:discovery"))["required"]
+)
+LIST_MEMBERS = tuple(sorted(m for m, kind in member_types().items() if kind == "strings"))
+BOOLEAN_MEMBERS = tuple(sorted(m for m, kind in member_types().items() if kind == "boolean"))
+LOCALE_MEMBERS = ("ui_locales_supported", "claims_locales_supported")
+# What else fails (not only errors) when a member is absent or malformed: the checks that
+# compare with it (an absent issuer is None, not an error).
+_MEMBER_BREAKS: dict[str, tuple[str, ...]] = {
+    "issuer": (
+        *ISSUER_CHECKS,
+        "test_issuer_matches_the_discovery_url",
+        "test_issuer_is_an_https_url_without_query_or_fragment",
+    ),
+    "response_types_supported": ("test_response_types_include_code",),
+    "id_token_signing_alg_values_supported": ("test_id_token_signing_algs_include_rs256",),
+}
+
+
+def discovery_families() -> list[Defect]:
+    found = []
+    for member in REQUIRED_MEMBERS:
+        found.append(
+            Defect(
+                missing_member(member),
+                "OIDCD-3",
+                f"discovery omits the REQUIRED {member}",
+                (f"test_required_member_is_present[{member}]",),
+                _MEMBER_BREAKS.get(member, ()),
+                prerequisite=member,
+            )
+        )
+    for member in LIST_MEMBERS:
+        found.append(
+            Defect(
+                member_as_string(member),
+                "RFC8414-2",
+                f"{member} is a space-separated string, not a JSON array",
+                (f"test_list_member_is_an_array_of_strings[{member}]",),
+                _MEMBER_BREAKS.get(member, ()),
+                prerequisite=member,
+            )
+        )
+    for member in BOOLEAN_MEMBERS:
+        found.append(
+            Defect(
+                member_as_string(member),
+                "OIDCD-3",
+                f'{member} is the string "true" or "false", not a JSON boolean',
+                (f"test_boolean_member_is_a_boolean[{member}]",),
+                _MEMBER_BREAKS.get(member, ()),
+                prerequisite=member,
+            )
+        )
+    for member in LOCALE_MEMBERS:
+        found.append(
+            Defect(
+                non_bcp47(member),
+                "RFC8414-2",
+                f'{member} holds "en_US", which is not a BCP 47 tag',
+                (f"test_locales_are_bcp47_tags[{member}]",),
+            )
+        )
+    return found
+
+
+_ALL.extend(discovery_families())
 
 DEFECTS: dict[str, Defect] = {d.name: d for d in _ALL}
 

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from psc_testkit.simulator import claims as psc_claims
 from psc_testkit.simulator.clients import ASSERTION_ALGS
+from psc_testkit.simulator.defects import (
+    BOOLEAN_MEMBERS,
+    LIST_MEMBERS,
+    LOCALE_MEMBERS,
+    REQUIRED_MEMBERS,
+    member_as_string,
+    missing_member,
+    non_bcp47,
+)
+from psc_testkit.simulator.keys import new_signing_key, rsa_public_jwk
 from psc_testkit.simulator.provider import Provider
 
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
@@ -78,14 +90,60 @@ def metadata(p: Provider) -> dict:
         doc["tls_client_certificate_bound_access_tokens"] = True
         # The same listener asks for client certificates, so the aliases are the endpoints.
         doc["mtls_endpoint_aliases"] = {
-            "token_endpoint": e.token,
-            "userinfo_endpoint": e.userinfo,
-            "introspection_endpoint": e.introspection,
-            "revocation_endpoint": e.revocation,
-            "backchannel_authentication_endpoint": e.ciba,
+            "token_endpoint": e.mtls(e.token),
+            "userinfo_endpoint": e.mtls(e.userinfo),
+            "introspection_endpoint": e.mtls(e.introspection),
+            "revocation_endpoint": e.mtls(e.revocation),
+            "backchannel_authentication_endpoint": e.mtls(e.ciba),
         }
     if p.defects:
         _break_metadata(p, doc)
+    if p.quirks:
+        doc = _quirky_metadata(p, doc)
+    return doc
+
+
+# What Keycloak 24 publishes beyond the members the simulator needs (quirk
+# discovery-extra-members); the endpoints are https, as the real ones are.
+def _keycloak_members(p: Provider) -> dict:
+    realm = p.issuer
+    return {
+        "check_session_iframe": realm + "/protocol/openid-connect/login-status-iframe.html",
+        "device_authorization_endpoint": realm + "/protocol/openid-connect/auth/device",
+        "pushed_authorization_request_endpoint": realm + "/protocol/openid-connect/ext/par/request",
+        "require_pushed_authorization_requests": False,
+        "id_token_encryption_alg_values_supported": ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"],
+        "id_token_encryption_enc_values_supported": ["A256GCM", "A128CBC-HS256"],
+        "userinfo_encryption_alg_values_supported": ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"],
+        "userinfo_encryption_enc_values_supported": ["A256GCM", "A128CBC-HS256"],
+        "request_object_signing_alg_values_supported": ["RS256", "PS256", "ES256", "none"],
+        "request_object_encryption_alg_values_supported": ["RSA-OAEP", "RSA-OAEP-256"],
+        "request_object_encryption_enc_values_supported": ["A256GCM", "A128CBC-HS256"],
+        "authorization_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+        "authorization_encryption_alg_values_supported": ["RSA-OAEP", "RSA-OAEP-256"],
+        "authorization_encryption_enc_values_supported": ["A256GCM", "A128CBC-HS256"],
+        "frontchannel_logout_session_supported": True,
+        "backchannel_logout_session_supported": True,
+        "backchannel_authentication_request_signing_alg_values_supported": ["RS256", "ES256"],
+        "require_request_uri_registration": True,
+        "dpop_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
+    }
+
+
+def _quirky_metadata(p: Provider, doc: dict) -> dict:
+    """Metadata quirks: what a compliant provider may publish differently."""
+    q = p.quirks
+    if "alg-none-listed" in q:
+        doc["id_token_signing_alg_values_supported"] = [
+            *doc["id_token_signing_alg_values_supported"],
+            "none",
+        ]
+    if "subject-types-unusual" in q:
+        doc["subject_types_supported"] = [*doc["subject_types_supported"], "ephemeral"]
+    if "discovery-extra-members" in q:
+        doc = {**doc, **{k: v for k, v in _keycloak_members(p).items() if k not in doc}}
+    if "discovery-member-order" in q:
+        doc = dict(reversed(list(doc.items())))
     return doc
 
 
@@ -94,28 +152,31 @@ def _break_metadata(p: Provider, doc: dict) -> None:
     d = p.defects
     if "discovery-issuer-mismatch" in d:
         doc["issuer"] = p.issuer + "-elsewhere"
-    if "discovery-missing-required" in d:
-        del doc["subject_types_supported"]
-    if "discovery-boolean-as-string" in d:
-        doc["claims_parameter_supported"] = "false"
-    if "discovery-list-as-string" in d:
-        doc["claim_types_supported"] = "normal"
+    for member in REQUIRED_MEMBERS:
+        if missing_member(member) in d:
+            del doc[member]
+    for member in LIST_MEMBERS:
+        if member_as_string(member) in d:  # advertised or not, served malformed
+            doc[member] = " ".join(doc.get(member) or ["psc-testkit"])
+    for member in BOOLEAN_MEMBERS:
+        if member_as_string(member) in d:
+            doc[member] = "true" if doc.get(member) else "false"
+    for member in LOCALE_MEMBERS:
+        if non_bcp47(member) in d:
+            doc[member] = [*doc[member], "en_US"]
     if "discovery-http-endpoint" in d:
-        doc["registration_endpoint"] = (
-            p.issuer.replace("https://", "http://", 1) + "/clients-registrations/openid-connect"
-        )
+        plain = p.issuer.replace("https://", "http://", 1)
+        doc["registration_endpoint"] = plain + "/clients-registrations/openid-connect"
+        # A second plain endpoint no check uses: the one verdict lists both.
+        doc["pushed_authorization_request_endpoint"] = plain + "/protocol/openid-connect/ext/par"
     if "discovery-no-code-response-type" in d:
         doc["response_types_supported"] = ["id_token"]
     if "discovery-unknown-response-type" in d:
         doc["response_types_supported"] = ["code", "code magic"]
-    if "discovery-bad-subject-type" in d:
-        doc["subject_types_supported"] = ["public", "anonymous"]
     if "discovery-no-rs256" in d:
         doc["id_token_signing_alg_values_supported"] = ["PS256"]
     if "discovery-bad-scope-token" in d:
         doc["scopes_supported"] = [*doc["scopes_supported"], 'scope"all']
-    if "discovery-bad-locale" in d:
-        doc["ui_locales_supported"] = ["fr", "en_US"]
     if "discovery-no-authorization-code-grant" in d:
         doc["grant_types_supported"] = ["refresh_token", CIBA_GRANT]
     if "discovery-missing-auth-method" in d:
@@ -132,11 +193,41 @@ def _break_metadata(p: Provider, doc: dict) -> None:
         doc["claims_supported"] = [c for c in doc["claims_supported"] if c[0].islower()]
 
 
-def jwks_payload(p: Provider) -> bytes:
+def quirky_jwks(p: Provider, extra: dict[str, dict]) -> bytes:
+    """The JWKS as a compliant provider may publish it (quirks); `extra` holds keys made once."""
+    q = p.quirks
+    keys: list = [dict(k.jwk) for k in p.keys.keys]
+    if "jwks-next-signing-key" in q:
+        keys.insert(0, extra["next"])  # first: a verifier that takes keys[0] is wrong
+    if "jwks-extra-enc-key" in q:
+        keys.insert(0, extra["enc"])
+    if "kid-shared-across-kty" in q:
+        keys.insert(0, {**extra["ec"], "kid": p.keys.current.kid})
+    return json.dumps({"keys": keys}).encode()
+
+
+def quirk_keys(p: Provider) -> dict[str, dict]:
+    """The public keys the JWKS quirks add, generated once at start."""
+    q = p.quirks
+    made: dict[str, dict] = {}
+    if "jwks-next-signing-key" in q:
+        made["next"] = new_signing_key().jwk
+    if "jwks-extra-enc-key" in q:
+        enc = rsa_public_jwk(
+            rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+        )
+        made["enc"] = {**enc, "use": "enc", "alg": "RSA-OAEP"}
+    if "kid-shared-across-kty" in q:
+        ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+        made["ec"] = {**json.loads(ECAlgorithm.to_jwk(ec_key)), "use": "sig", "alg": "ES256"}
+    return made
+
+
+def jwks_payload(p: Provider, extra: dict[str, dict] | None = None) -> bytes:
     """The JWKS, with what a JWKS defect adds or changes (extra keys are made once)."""
     d = p.defects
     if not d:
-        return p.keys.jwks_json
+        return quirky_jwks(p, extra or {}) if p.quirks else p.keys.jwks_json
     if "jwks-private-material" in d:
         return p.keys.jwks_with_private_json()
     keys: list = [dict(k.jwk) for k in p.keys.keys]
@@ -171,8 +262,10 @@ def routes(p: Provider, realm_path: str) -> list[Route]:
     async def discovery(request: Request) -> Response:
         return Response(body, status, media_type=media)
 
+    extra = quirk_keys(p)
+
     async def jwks(request: Request) -> Response:
-        return Response(jwks_payload(p), media_type=jwks_media)
+        return Response(jwks_payload(p, extra), media_type=jwks_media)
 
     return [
         Route(realm_path + "/.well-known/wallet-openid-configuration", discovery),

@@ -174,6 +174,8 @@ class Provider:
     def open_session(self, user_id_nat: str, auth_mode: str) -> Session:
         if "psc-authmode-always-card" in self.defects:
             auth_mode = "CARD"
+        if "psc-authmode-always-mobile" in self.defects:
+            auth_mode = "MOBILE"
         now = self.now()
         user = self.annuaire.get(user_id_nat)
         assert user is not None
@@ -273,6 +275,8 @@ class Provider:
             access_token = jwt.encode(access_claims, None, algorithm="none")
         else:
             access_token = self.keys.sign(access_claims)
+        if "access-token-control-character" in self.defects:
+            access_token = access_token[:20] + "\t" + access_token[20:]
         token = AccessToken(jti, access_token, grant, access_claims, iat + s.access_token_lifetime)
         if not (refresh_parent is not None and "refreshed-access-token-unusable" in self.defects):
             self.store.access_tokens[access_token] = token

@@ -120,6 +120,36 @@ _ALL: list[Quirk] = [
        "for this registration. Adding one really has no effect on compliant recipients.\"",
        "token, UserInfo, introspection and CIBA responses are application/json;charset=UTF-8 "
        "(Keycloak)"),
+    # Discovery and JWKS
+    _q("alg-none-listed", "OIDC Discovery §3 id_token_signing_alg_values_supported: \"The value "
+       "none MAY be supported, but MUST NOT be used unless the Response Type used returns no ID "
+       "Token from the Authorization Endpoint (such as when using the Authorization Code Flow)\".",
+       "id_token_signing_alg_values_supported lists none beside RS256; the provider offers the "
+       "code flow only and signs every ID token"),
+    _q("kid-shared-across-kty", "RFC 7517 §4.5: \"different keys within the JWK Set SHOULD use "
+       "distinct kid values. (One example in which different keys might use the same kid value "
+       "is if they have different kty (key type) values but are considered to be equivalent "
+       "alternatives by the application using them.)\"",
+       "the JWKS also holds an EC P-256 key with the RSA signing key's kid"),
+    _q("discovery-member-order", "RFC 8259 §4: \"An object is an unordered collection of zero "
+       "or more name/value pairs\".",
+       "discovery lists its members in reverse order"),
+    _q("discovery-extra-members", "OIDC Discovery §3: \"Additional OpenID Provider Metadata "
+       "parameters MAY also be used\"; RFC 8414 §2 likewise (Keycloak publishes some twenty).",
+       "discovery carries Keycloak's extra members (check_session_iframe, encryption algorithms, "
+       "request object algorithms, PAR and device endpoints, session flags...)"),
+    _q("jwks-extra-enc-key", "OIDC Discovery §3 jwks_uri: \"The JWK Set MAY also contain the "
+       "Server's encryption key(s) ... When both signing and encryption keys are made available, "
+       "a use (Key Use) parameter value is REQUIRED for all keys\".",
+       "the JWKS also holds an RSA key with use enc (alg RSA-OAEP), listed first"),
+    _q("jwks-next-signing-key", "OIDC Core §10.1.1: \"The signer can begin using a new key at "
+       "its discretion and signals the change to the verifier using the kid value\"; a key "
+       "published before it signs anything lets verifiers that cache the JWKS know it in time.",
+       "the JWKS lists first a second RSA signing key (use sig, RS256) nothing is signed with yet"),
+    _q("subject-types-unusual", "OIDC Discovery §3 subject_types_supported: \"JSON array "
+       "containing a list of the Subject Identifier types that this OP supports. Valid types "
+       "include pairwise and public.\" — an open list.",
+       "subject_types_supported is [\"public\", \"ephemeral\"]"),
     # PSC claims
     _q("userinfo-extra-claims", "OIDC Core §5.3.2: \"The Claims defined in Section 5.1 can be "
        "returned, as can additional Claims not specified there.\"; §2: \"ID Tokens MAY contain "

@@ -188,6 +188,10 @@ def routes(p: Provider) -> list[Route]:
             raise Redirectable("invalid_request", "display=popup is not supported")
         if "ui-locales-rejected" in d and set((request.ui_locales or "").split()) - {"fr", "en"}:
             raise Redirectable("invalid_request", "unsupported ui_locales")
+        if "display-page-rejected" in d and params.get("display") == "page":
+            raise Redirectable("invalid_request", "display=page is not supported")
+        if "claims-locales-rejected" in d and params.get("claims_locales", "fr") != "fr":
+            raise Redirectable("invalid_request", "unsupported claims_locales")
         if "login-hint-rejected" in d and request.login_hint:
             raise Redirectable("invalid_request", "login_hint is not supported")
         if "id-token-hint-rejected" in d and "id_token_hint" in params:
@@ -225,6 +229,8 @@ def routes(p: Provider) -> list[Route]:
             return fail(auth_request, exc.error, exc.description)
 
         session = p.cookie_session(request.cookies)
+        if session and "none" in auth_request.prompt and "prompt-none-refused" in p.defects:
+            return fail(auth_request, "login_required", "the user must authenticate")
         if session is not None and not needs_login(auth_request, session, hint_sub):
             return succeed(auth_request, session)
         if "none" in auth_request.prompt and not (
