@@ -26,7 +26,16 @@ PAGE = """<!doctype html><html><head><title>Sign in</title></head><body>{error}
 <input id="password" name="password" type="password">
 <input type="hidden" name="credentialId" value="">
 <input id="kc-login" type="submit" name="login" value="Sign in">
-</form></body></html>"""
+</form>{script}</body></html>"""
+# in_place: the page posts its form itself and shows the refusal where it is, no new page.
+IN_PLACE = """<script>
+document.getElementById("kc-form-login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  await fetch(form.action, {method: "POST", body: new URLSearchParams(new FormData(form))});
+  form.insertAdjacentHTML("beforebegin", '<p role="alert">Invalid username or password.</p>');
+});
+</script>"""
 
 
 @dataclass
@@ -44,6 +53,7 @@ class LoginServer:
     pages: int = 0  # login pages served (GET /auth without a session)
     transactions: dict[str, dict[str, str]] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)  # code -> user
+    in_place: bool = False  # the login page answers a post without loading a new page
 
     @property
     def origin(self) -> str:
@@ -70,7 +80,8 @@ def _handler(state: LoginServer) -> type[BaseHTTPRequestHandler]:
 
         def page(self, tx: str, username: str = "", error: str = "") -> None:
             alert = f'<p role="alert" id="kc-error-message">{error}</p>' if error else ""
-            text = PAGE.format(error=alert, tx=tx, username=html.escape(username))
+            script = IN_PLACE if state.in_place else ""
+            text = PAGE.format(error=alert, tx=tx, username=html.escape(username), script=script)
             self.send(200, text.encode(), "text/html; charset=utf-8")
 
         def do_GET(self) -> None:
@@ -145,11 +156,11 @@ def _handler(state: LoginServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def started(passwords: dict[str, str]) -> Iterator[LoginServer]:
+def started(passwords: dict[str, str], in_place: bool = False) -> Iterator[LoginServer]:
     """The provider on 127.0.0.1 (a free port), accepting these users' passwords."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server.daemon_threads = True
-    state = LoginServer(server, dict(passwords))
+    state = LoginServer(server, dict(passwords), in_place=in_place)
     server.RequestHandlerClass = _handler(state)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
