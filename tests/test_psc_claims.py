@@ -293,3 +293,12 @@ def test_claims_the_schema_does_not_list_are_accepted():
     assert must_paths({**ASSEMBLED, **extra}) == []
     id_token = {**ID_TOKEN, "preferred_username": "899700123450", "email_verified": False}
     assert must_paths({**id_token, **extra}) == []
+
+
+def test_validate_claims_holds_a_token_with_sectoral_claims_to_scope_all(tmp_path):
+    path = tmp_path / "id_token.json"
+    path.write_text(json.dumps({**ID_TOKEN, "SubjectRole": ASSEMBLED["SubjectRole"]}))
+    result = run(str(path))
+    assert result.returncode == 1, result.stdout
+    assert "INVALID: userinfo (scope_all)" in result.stdout and "SubjectRefPro" in result.stdout
+    assert run("--kind", "id-token", str(path)).returncode == 1
