@@ -590,7 +590,7 @@ def render_html(document: dict) -> str:
         f"{c['client_id']} ({c['auth_method']})" for c in profile.get("clients", [])
     )
     counts = document["counts"]
-    order = ["passed", "warning", "failed", "error", "skipped"]
+    order = ["passed", "warning", "info", "failed", "error", "skipped"]
     checks = (
         ", ".join(
             f"{n} {v}"

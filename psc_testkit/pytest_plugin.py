@@ -103,7 +103,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         found = requirement_of(item)
         if found is None or found[1] not in LEVELS:
             raise pytest.UsageError(
-                f"{item.nodeid}: every check needs @pytest.mark.requirement(id, MUST|SHOULD)"
+                f"{item.nodeid}: every check needs @pytest.mark.requirement(id, MUST|SHOULD|MAY)"
             )
     # A check that probes the SSO session (prompt=none, max_age, logout) cannot judge a session
     # the suite does not hold: skipped with the reason, rather than failed or passed wrongly.
@@ -336,7 +336,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             report.longrepr = f"E   broken prerequisite: {call.excinfo.value}"
             report._psc_broken = True  # type: ignore[attr-defined]
             report._psc_error = True  # type: ignore[attr-defined]
-        elif level == "SHOULD" and report.when == "call" and not _judged(call):
+        elif level in ("SHOULD", "MAY") and report.when == "call" and not _judged(call):
             # A SHOULD check that raised something else than its verdict (a TypeError, a
             # KeyError: a bug, or an answer it did not expect) did not judge the requirement:
             # an error, never a warning that hides it.
@@ -382,6 +382,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         report.outcome = "passed"
         report._psc_warning = True  # type: ignore[attr-defined]
         report.user_properties.append(("verdict", "warning"))
+    if (
+        report.when == "call"
+        and report.failed
+        and level == "MAY"
+        and not getattr(report, "_psc_error", False)
+    ):
+        # What the spec allows either way: noted, never a failure, not even with --strict.
+        report.outcome = "passed"
+        report._psc_info = True  # type: ignore[attr-defined]
+        report.user_properties.append(("verdict", "info"))
     _record(item, report)
 
 
@@ -419,6 +429,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     if getattr(report, "_psc_warning", False):
         return "warned", "W", ("WARNING", {"yellow": True})
+    if getattr(report, "_psc_info", False):
+        return "noted", "i", "INFO"
     if getattr(report, "_psc_error", False) and report.failed:
         return "error", "E", "ERROR"
     return None
@@ -427,6 +439,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
 def _verdict(report: pytest.TestReport) -> str | None:
     if getattr(report, "_psc_warning", False):
         return "warning"
+    if getattr(report, "_psc_info", False):
+        return "info"
     if getattr(report, "_psc_error", False):
         return "error"
     if report.when == "call":
@@ -445,7 +459,7 @@ def _record(item: pytest.Item, report: pytest.TestReport) -> None:
     requirement, level = requirement_of(item) or ("", "MUST")
     message = ""
     redact = _redactor(item.config)
-    if verdict in ("failed", "error", "warning"):
+    if verdict in ("failed", "error", "warning", "info"):
         # The exception lines of the (redacted) traceback, without pytest's "E" gutter.
         message = redact.message(message_of(str(report.longrepr or "")))
     elif verdict == "skipped" and isinstance(report.longrepr, tuple):
@@ -466,7 +480,7 @@ def _record(item: pytest.Item, report: pytest.TestReport) -> None:
     )
 
 
-ORDER = ["failed", "error", "warning", "passed", "skipped"]  # a requirement is skipped
+ORDER = ["failed", "error", "warning", "info", "passed", "skipped"]  # a requirement is skipped
 # only when all its checks were
 
 
@@ -575,14 +589,17 @@ def verdict_line(final: dict) -> str:
         word = "NOT RUN"
     else:
         word = "INCONCLUSIVE"
+    noted = f"{r['info']} noted, " if r.get("info") else ""
     requirements = (
         f"requirements {r['passed']} passed, {r['failed']} failed, {r['warning']} warned, "
-        f"{not_checked} not checked"
+        f"{noted}{not_checked} not checked"
     )
     checks = (
         f"checks {c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
         f"{c['warning']} warned, {c['skipped']} skipped"
     )
+    if c.get("info"):
+        checks += f", {c['info']} noted (MAY)"
     if final["not_run"]:
         checks += f", {final['not_run']} not run"
     return f"verdict: {word} (exit {code}): {requirements}; {checks}"
@@ -607,6 +624,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if warned:
         terminalreporter.section("SHOULD-level warnings (fail with --strict)", yellow=True)
         for result in warned:
+            terminalreporter.line(
+                shorten(f"{result['requirement']}  {result['check']}: {result['message']}")
+            )
+    noted = [r for r in config._psc["results"] if r["verdict"] == "info"]  # type: ignore[attr-defined]
+    if noted:
+        terminalreporter.section("MAY-level observations (never fail)")
+        for result in noted:
             terminalreporter.line(
                 shorten(f"{result['requirement']}  {result['check']}: {result['message']}")
             )

@@ -32,7 +32,7 @@ display:inline-block}
 .ok{background:#b8fec9}.ko{background:#ffe9e6}pre{white-space:pre-wrap;background:#f6f6f6;
 padding:.5rem;font-size:.8rem;max-height:30rem;overflow:auto}summary{cursor:pointer}
 """
-ORDER = ["failed", "error", "warning", "passed", "skipped"]
+ORDER = ["failed", "error", "warning", "info", "passed", "skipped"]
 
 
 def _counts(counts: dict) -> str:

@@ -145,14 +145,14 @@ def test_an_unreachable_target_is_one_line_and_exit_3_in_seconds(tmp_path):
 
 # Verdicts and counts --------------------------------------------------------------------------
 
-STATS = re.compile(r"(\d+) (failed|passed|skipped|errors?|warned)\b")
-TERMINAL_NAMES = {"error": "error", "errors": "error", "warned": "warning"}
+STATS = re.compile(r"(\d+) (failed|passed|skipped|errors?|warned|noted)\b")
+TERMINAL_NAMES = {"error": "error", "errors": "error", "warned": "warning", "noted": "info"}
 
 
 def terminal_counts(stdout: str) -> dict[str, int]:
     """pytest's statistics line ("1 failed, 212 passed, 1 warned, 1 skipped in 30.1s")."""
     line = next(line for line in reversed(stdout.splitlines()) if re.search(r" in [\d.]+s\b", line))
-    counts = dict.fromkeys(("failed", "error", "warning", "passed", "skipped"), 0)
+    counts = dict.fromkeys(("failed", "error", "warning", "info", "passed", "skipped"), 0)
     for number, name in STATS.findall(line):
         counts[TERMINAL_NAMES.get(name, name)] += int(number)
     return counts
@@ -190,7 +190,7 @@ def assert_counts_agree(result: subprocess.CompletedProcess, reports: Path) -> d
         "failed": counts["failed"],
         "error": counts["error"],
         "skipped": counts["skipped"],
-        "passed+warning": counts["passed"] + counts["warning"],
+        "passed+warning": counts["passed"] + counts["warning"] + counts["info"],
     }
     line, required, checks = verdict_counts(result.stdout)
     assert line == summary["verdict"]
@@ -291,7 +291,7 @@ def test_c_never_runs():
 """
 
 
-def own_suite(folder: Path, checks: str) -> tuple[subprocess.CompletedProcess, Path]:
+def own_suite(folder: Path, checks: str, *extra: str) -> tuple[subprocess.CompletedProcess, Path]:
     (folder / "test_checks.py").write_text(textwrap.dedent(checks), encoding="utf-8")
     reports = folder / "reports"
     command = [
@@ -315,6 +315,7 @@ def own_suite(folder: Path, checks: str) -> tuple[subprocess.CompletedProcess, P
         "junit_family=xunit2",
         "--tb=short",
         "-q",
+        *extra,
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
@@ -349,3 +350,42 @@ def test_run_stopped_stops_the_whole_run_with_its_line_and_exit_3(tmp_path):
     assert "test_c_never_runs" not in checks  # stopped at once
     assert summary["verdict"].startswith("verdict: STOPPED (exit 3): ")
     assert summary["verdict"].endswith(", 1 not run")
+
+
+MAY_CHECKS = """
+import pytest
+
+
+@pytest.mark.requirement("OIDCD-3", "MAY")
+def test_a_may_observation_is_noted():
+    assert False, "Expected: none not advertised; Actual: none advertised"
+
+
+@pytest.mark.requirement("RFC6750-2.2", "MAY")
+def test_a_may_that_breaks_errors():
+    {}["access_token"]
+"""
+
+
+def test_a_may_check_is_noted_never_failed_even_strict(tmp_path):
+    """What a spec allows either way (MAY) is reported as "info" and fails no run, not even
+    with --psc-strict; a MAY check that breaks did not judge: an error, as for SHOULD."""
+    checks = MAY_CHECKS.split('@pytest.mark.requirement("RFC6750-2.2"')[0]
+    result, reports = own_suite(tmp_path, checks, "--psc-strict")
+    assert result.returncode == 0, result.stdout[-3000:]
+    summary = summary_of(reports)
+    (check,) = summary["checks"]
+    assert check["verdict"] == "info" and "none advertised" in check["message"], check
+    assert summary["requirements"]["OIDCD-3"]["verdict"] == "info"
+    assert "MAY-level observations (never fail)" in result.stdout
+    assert "1 noted (MAY)" in summary["verdict"]
+
+
+def test_a_may_check_that_raises_other_than_an_assertion_is_an_error(tmp_path):
+    result, reports = own_suite(tmp_path, MAY_CHECKS)
+    assert result.returncode == 1, result.stdout[-3000:]
+    verdicts = {c["check"].split("::")[1]: c["verdict"] for c in summary_of(reports)["checks"]}
+    assert verdicts == {
+        "test_a_may_observation_is_noted": "info",
+        "test_a_may_that_breaks_errors": "error",
+    }
