@@ -154,9 +154,23 @@ class _FormParser(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.forms: list[dict] = []
+        self.scripts: list[str] = []  # inline scripts and the body's onload, for auto-submits
+        self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        if tag == "script":
+            self._in_script = True
+        elif tag == "body" and a.get("onload"):
+            self.scripts.append(a["onload"])
         if tag == "form":
             self.forms.append(
                 {
@@ -178,6 +192,26 @@ def parse_forms(page: str) -> list[dict]:
     parser = _FormParser()
     parser.feed(page)
     return parser.forms
+
+
+def auto_submit_form(page: str) -> dict | None:
+    """The form a page submits by itself (a script or the body's onload calls submit()), as an
+    OP's pages hop through its own URLs (RFC 6749 §1.7: any redirection method of the
+    user-agent is allowed). A person's browser posts it at once; so do the drivers."""
+    parser = _FormParser()
+    parser.feed(page)
+    if not parser.forms or not any(".submit()" in s for s in parser.scripts):
+        return None
+    return parser.forms[0]
+
+
+def form_fields(form: dict) -> dict[str, str]:
+    """What submitting a form as it is sends: its named inputs other than buttons."""
+    return {
+        i["name"]: i.get("value", "")
+        for i in form["inputs"]
+        if i.get("name") and i["tag"] != "button" and i.get("type", "").lower() != "submit"
+    }
 
 
 def parse_form_post(page: str, redirect_uri: str) -> AuthorizationResponse | None:

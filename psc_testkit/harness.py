@@ -17,7 +17,7 @@ import httpx
 from psc_testkit import flow
 from psc_testkit.config import ClientProfile, Target
 from psc_testkit.drivers import Driver, LoginError, NoFrontChannel, make_driver
-from psc_testkit.drivers.common import callback_of, no_redirect
+from psc_testkit.drivers.common import callback_of, follow, no_redirect
 from psc_testkit.errors import TargetError
 from psc_testkit.evidence import Exchange, Recorder
 from psc_testkit.jsonsafe import loads
@@ -286,6 +286,7 @@ class Harness:
             try:
                 if post:
                     first = browser.post(request.endpoint, data=request.params)
+                    first = follow(browser, first, request.redirect_uri, self._trusts)
                     done = callback_of(first, request.redirect_uri)
                     if done is None and first.status_code == 200:
                         # A login page answered the POST: continue as with GET.
@@ -310,10 +311,20 @@ class Harness:
     ) -> tuple[httpx.Response, flow.AuthorizationResponse | None, list[Exchange]]:
         """Send an authorization request once, without logging in: for requests the provider
         must answer at once (errors, prompt=none). Returns the response and, if it went back
-        to the redirect URI, the authorization response."""
+        to the redirect URI, the authorization response. The provider's own hops (redirects,
+        self-submitting pages) are followed first: the response is where the chain ends."""
+        browser = browser or self.http.browser
         with self.recorder.capture() as exchanges:
             response = self.front(request.url(), browser)
+            try:
+                response = follow(browser, response, request.redirect_uri, self._trusts)
+            except httpx.HTTPError as exc:
+                raise TargetError(f"authorization: {describe(exc)}") from None
         return response, callback_of(response, request.redirect_uri), exchanges
+
+    def _trusts(self, host: str) -> bool:
+        """Whether a hop to `host` stays inside the provider (the profile's hosts)."""
+        return self.http.destinations.trusts(host)
 
     def front(self, url: str, browser: httpx.Client | None = None) -> httpx.Response:
         """One GET in the browser, no redirect followed (error pages, logout)."""

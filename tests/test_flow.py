@@ -53,3 +53,28 @@ def test_a_control_outside_its_form_belongs_to_the_form_it_names():
     logout, other = flow.parse_forms(page)
     assert [i["name"] for i in logout["inputs"]] == ["xsrf", "logout"]
     assert other["inputs"] == []
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        '<body onload="document.forms[0].submit()"><form method="post" action="/next">'
+        '<input type="hidden" name="h" value="k1"><noscript><button type="submit">Go</button>'
+        "</noscript></form></body>",
+        '<form id="f" method="post" action="/next"><input type="hidden" name="h" value="k1">'
+        '</form><script>document.getElementById("f").submit();</script>',
+    ],
+    ids=["body-onload", "script"],
+)
+def test_a_page_that_submits_itself_is_recognised_with_its_fields(page):
+    form = flow.auto_submit_form(page)
+    assert form is not None and form["action"] == "/next"
+    assert flow.form_fields(form) == {"h": "k1"}
+
+
+def test_a_form_waiting_for_the_user_is_not_an_auto_submit():
+    page = (
+        '<form method="post" action="/auth/login"><input name="idNat">'
+        '<button type="submit">Go</button></form><script>let x = 1;</script>'
+    )
+    assert flow.auto_submit_form(page) is None

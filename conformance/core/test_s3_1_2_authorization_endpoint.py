@@ -19,6 +19,21 @@ USER_INTERFACE_ERRORS = (
 )
 
 
+def control(harness, **options) -> None:
+    """The positive control of a negative check: the same request put right gets a code (in
+    the run's SSO session, silently). Without it a refusal proves nothing: a provider that
+    answers nothing at all would "refuse" every wrong request. Its failure is a broken
+    prerequisite (TargetError), not this check's verdict."""
+    harness.code(request=harness.authorization_request(**options))
+
+
+def error_page(response, callback) -> bool:
+    """Whether the chain (followed by the harness) ended on a page of the provider, whatever
+    its status, with no answer to the client: what the OIDF accepts, with a screenshot, where
+    it names an error page (oidcc-response-type-missing, FAPI2 ...ResponseTypeTokenFails)."""
+    return callback is None and not response.is_redirect
+
+
 def redirected_to(response, uri: str) -> bool:
     """Whether a response sends the browser to `uri` (ignoring its query and fragment)."""
     location = response.headers.get("location")
@@ -194,11 +209,17 @@ def test_prompt_none_with_session_is_silent(harness, happy):
 
 
 @pytest.mark.sso_session
-@pytest.mark.requirement("OIDCC-3.1.2.1", "MUST")
-def test_prompt_login_asks_for_authentication_again(harness, happy):
-    """OIDCC-3.1.2.1 MUST. prompt=login: "The Authorization Server SHOULD prompt the End-User
-    for reauthentication. If it cannot reauthenticate the End-User, it MUST return an error"."""
-    login = harness.authorize(harness.authorization_request(extra={"prompt": "login"}))
+@pytest.mark.requirement("OIDCC-3.1.2.1", "SHOULD")
+def test_prompt_login_asks_for_authentication_again(harness):
+    """OIDCC-3.1.2.1 SHOULD. prompt=login: "The Authorization Server SHOULD prompt the End-User
+    for reauthentication. If it cannot reauthenticate the End-User, it MUST return an error" —
+    reauthenticating is the SHOULD, so a silent code is a warning. As oidcc-prompt-login: log
+    in, then prompt=login at once (a browser of its own: the run's session is not renewed)."""
+    browser = harness.http.new_browser()
+    harness.code(browser=browser)
+    request = harness.authorization_request(extra={"prompt": "login"})
+    login = harness.authorize(request, browser=browser)
+    browser.close()
     expect(
         login.prompted or login.response.error == "login_required",
         "the login page again (or login_required)",
@@ -249,14 +270,17 @@ def test_id_token_hint_of_the_current_user_is_silent(harness, happy):
 @pytest.mark.requirement("RFC6749-3.1.1", "MUST")
 def test_missing_response_type_is_an_error(harness, happy):
     """RFC6749-3.1.1 MUST. response_type is REQUIRED; without it the request is an error:
-    redirect with invalid_request or unsupported_response_type, or an error page."""
+    redirect with invalid_request or unsupported_response_type, or an error page, whatever its
+    HTTP status (OIDF oidcc-response-type-missing: "The authorization server should display an
+    error saying the response type is missing"). Control: the same request with it succeeds."""
+    control(harness)
     request = harness.authorization_request(omit=("response_type",))
     response, callback, _ = harness.attempt(request)
     if callback is None:
         expect(
-            response.status_code >= 400,
+            error_page(response, callback),
             "an error page or error redirect",
-            f"HTTP {response.status_code}",
+            f"HTTP {response.status_code} to {response.headers.get('location')}",
         )
         return
     expect(
@@ -280,12 +304,14 @@ def test_unsupported_response_type_is_refused(harness, happy, meta):
     )
     if unsupported is None:
         pytest.skip("every response type we try is supported")
+    control(harness)
     request = harness.authorization_request(extra={"response_type": unsupported})
     response, callback, _ = harness.attempt(request)
     error = callback.error if callback else None
+    # An error page (any status) is refusal too: OIDF FAPI2 ...EnsureResponseTypeTokenFails.
     expect(
-        (callback is None and response.status_code >= 400)
-        or error in ("unsupported_response_type", "invalid_request"),
+        error_page(response, callback)
+        or (error in ("unsupported_response_type", "invalid_request") and not callback.code),
         "error unsupported_response_type",
         callback.params if callback else response.status_code,
     )
@@ -295,7 +321,9 @@ def test_unsupported_response_type_is_refused(harness, happy, meta):
 def test_unknown_client_is_not_redirected(harness, target):
     """RFC6749-4.1.2.1 MUST NOT. "If the request fails due to a missing, invalid, or mismatching
     redirection URI, or if the client identifier is missing or invalid, the authorization server
-    SHOULD inform the resource owner of the error and MUST NOT automatically redirect"."""
+    SHOULD inform the resource owner of the error and MUST NOT automatically redirect".
+    Control: the same request with the registered client is redirected with a code."""
+    control(harness)
     request = harness.authorization_request(extra={"client_id": "psc-testkit-unknown-client"})
     response, _, _ = harness.attempt(request)
     expect(
@@ -317,6 +345,7 @@ def test_unregistered_redirect_uri_is_not_redirected(harness, target, variant):
         "longer-path": registered.rstrip("/") + "/evil",
         "added-query": registered + ("&" if "?" in registered else "?") + "x=1",
     }[variant]
+    control(harness)  # the registered URI gets its code: the redirect would be seen
     request = harness.authorization_request(extra={"redirect_uri": bad})
     response, _, _ = harness.attempt(request)
     location = response.headers.get("location", "") if response.is_redirect else ""

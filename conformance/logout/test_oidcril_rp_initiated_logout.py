@@ -12,6 +12,8 @@ import pytest
 
 from conformance.helpers import expect, needs
 from psc_testkit import flow
+from psc_testkit.drivers.common import follow
+from psc_testkit.errors import TargetError
 from psc_testkit.harness import Tokens
 
 # Every check here logs a session out and looks whether it survived.
@@ -42,46 +44,45 @@ def same_origin(a: str, b: str) -> bool:
 
 def log_out(harness, url: str, browser: httpx.Client) -> httpx.Response:
     """Send the logout request as the End-User's browser. "the OP SHOULD ask the End-User
-    whether to log out" (§2): a confirmation page with a form is answered as the person who
-    wants to log out would (its hidden fields and first named button: oidc-provider's
-    "logout=yes", Keycloak's "confirmLogout"). Returns the OP's last answer: the redirect to
-    the RP, or a page."""
-    response = harness.front(url, browser)
-    forms = []
-    if response.status_code == 200 and "html" in response.headers.get("content-type", ""):
-        forms = [f for f in flow.parse_forms(response.text) if f["method"].lower() == "post"]
-    if not forms:
-        return response
-    form = forms[0]
-    data = {
-        i["name"]: i.get("value", "")
-        for i in form["inputs"]
-        if i.get("name") and i.get("type", "text").lower() == "hidden"
-    }
-    button = next(
-        (
-            i
-            for i in form["inputs"]
-            if i.get("name") and (i["tag"] == "button" or i.get("type") == "submit")
-        ),
-        None,
-    )
-    if button is not None:
-        data[button["name"]] = button.get("value", "")
-    action = urljoin(str(response.url), form["action"] or str(response.url))
+    whether to log out" (§2), even with an id_token_hint: a confirmation page with a form is
+    answered as the person who wants to log out would (its hidden fields and first named
+    button: oidc-provider's "logout=yes", Keycloak's "confirmLogout"). The OP's own hops
+    (redirects, self-submitting pages) are followed before and after, as a browser does; the
+    answer that leaves the OP (to the post_logout_redirect_uri, or anywhere else) is returned
+    as it is, or the page the chain ended on."""
+    client_uri = harness.target.primary.post_logout_redirect_uri or ""
+    trusts = harness.http.destinations.trusts
     try:
-        response = browser.post(action, data=data)
-        # Redirects inside the OP (a "logged out" step) are followed; the one that leaves the
-        # OP (to the post_logout_redirect_uri) is returned as it is.
-        for _ in range(5):
-            location = response.headers.get("location", "")
-            absolute = urljoin(str(response.url), location)
-            if not response.is_redirect or not same_origin(absolute, str(response.url)):
-                break
-            response = browser.get(absolute)
+        response = follow(browser, harness.front(url, browser), client_uri, trusts)
+        forms = []
+        if response.status_code == 200 and "html" in response.headers.get("content-type", ""):
+            forms = [f for f in flow.parse_forms(response.text) if f["method"].lower() == "post"]
+        if not forms:
+            return response
+        form = forms[0]
+        data = {
+            i["name"]: i.get("value", "")
+            for i in form["inputs"]
+            if i.get("name") and i.get("type", "text").lower() == "hidden"
+        }
+        button = next(
+            (
+                i
+                for i in form["inputs"]
+                if i.get("name") and (i["tag"] == "button" or i.get("type") == "submit")
+            ),
+            None,
+        )
+        if button is not None:
+            data[button["name"]] = button.get("value", "")
+        action = urljoin(str(response.url), form["action"] or str(response.url))
+        return follow(browser, browser.post(action, data=data), client_uri, trusts)
     except httpx.HTTPError as exc:
-        pytest.fail(f"the logout confirmation failed: {exc}")
-    return response
+        pytest.fail(f"the logout (or its confirmation) failed: {exc}")
+
+
+def redirects_to(response: httpx.Response, uri: str) -> bool:
+    return response.is_redirect and response.headers.get("location", "").startswith(uri)
 
 
 def still_logged_in(harness, browser) -> bool:
@@ -155,7 +156,7 @@ def test_no_state_is_echoed_when_none_was_sent(harness, session, target):
 
 
 @pytest.mark.requirement("OIDCRIL-3", "MUST")
-def test_unregistered_post_logout_redirect_uri_is_not_followed(harness, session):
+def test_unregistered_post_logout_redirect_uri_is_not_followed(harness, session, target):
     """OIDCRIL-3 MUST. "The OP MUST NOT perform post-logout redirection if the
     post_logout_redirect_uri value supplied does not exactly match one of the previously
     registered post_logout_redirect_uris values"."""
@@ -169,6 +170,7 @@ def test_unregistered_post_logout_redirect_uri_is_not_followed(harness, session)
         "no redirect to it",
         response.headers.get("location"),
     )
+    control_registered_uri(harness, session, target)
 
 
 @pytest.mark.requirement("OIDCRIL-2", "MUST")
@@ -203,6 +205,26 @@ def test_post_logout_redirect_uri_with_added_query_is_not_followed(harness, sess
     response = log_out(harness, url, session.browser)
     location = response.headers.get("location", "")
     expect(not location.startswith(uri), "no redirect", location)
+    control_registered_uri(harness, session, target)
+
+
+def control_registered_uri(harness, session, target) -> None:
+    """The positive control of a "not followed" check, after it (a logout cannot be undone):
+    the same logout with the registered URI is redirected there. Without it, "no redirect"
+    proves nothing: an OP that never redirects would pass. Its failure is a broken
+    prerequisite, not the check's verdict."""
+    uri = target.primary.post_logout_redirect_uri
+    if not uri:
+        return  # nothing registered: the only possible answer is no redirect
+    url = flow.logout_url(
+        harness.meta, id_token_hint=session.tokens.get("id_token"), post_logout_redirect_uri=uri
+    )
+    response = log_out(harness, url, session.browser)
+    if not redirects_to(response, uri):
+        raise TargetError(
+            f"positive control: the logout with the registered {uri} was not redirected there "
+            f"either (HTTP {response.status_code})"
+        )
 
 
 @pytest.mark.requirement("OIDCRIL-2", "SHOULD")

@@ -71,8 +71,10 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             redirect = uris[0] if uris else None
         cookie_session = p.cookie_session(request.cookies)
         confirmed = params.get("confirm") == "yes" or "logout-without-confirmation" in p.defects
-        if hint_claims is None and not confirmed:
-            # Without an id_token_hint the OP asks the user (RP-Initiated Logout §2).
+        # Without an id_token_hint the OP asks the user (RP-Initiated Logout §2); with the
+        # logout-confirmation-page quirk it always asks, as that SHOULD allows.
+        asks = hint_claims is None or "logout-confirmation-page" in p.quirks
+        if asks and not confirmed:
             hidden = {k: v for k, v in params.items() if k != "confirm"}
             return HTMLResponse(
                 pages.confirm_logout(lang, request.url.path, hidden), headers=NO_CACHE

@@ -23,6 +23,8 @@ TEXT = {
         "logged_out": "Vous êtes déconnecté de Pro Santé Connect.",
         "confirm_logout": "Voulez-vous vous déconnecter de Pro Santé Connect ?",
         "logout": "Se déconnecter",
+        "consent": "{client} demande l'accès à votre identité professionnelle.",
+        "allow": "Autoriser",
     },
     "en": {
         "title": "Pro Santé Connect — simulator",
@@ -38,6 +40,8 @@ TEXT = {
         "logged_out": "You are signed out of Pro Santé Connect.",
         "confirm_logout": "Do you want to sign out of Pro Santé Connect?",
         "logout": "Sign out",
+        "consent": "{client} asks for access to your professional identity.",
+        "allow": "Allow",
     },
 }
 
@@ -124,6 +128,18 @@ def confirm_logout(lang: str, action: str, hidden: dict[str, str]) -> str:
         f'<h1>{t["confirm_logout"]}</h1><form method="post" action="{escape(action)}">'
         f'{fields}<input type="hidden" name="confirm" value="yes">'
         f'<button type="submit">{t["logout"]}</button></form>',
+    )
+
+
+def consent(lang: str, action: str, key: str, client_id: str) -> str:
+    """The consent-page quirk: the user grants the client access (one named button)."""
+    t = TEXT[lang]
+    return _page(
+        lang,
+        f"<h1>{escape(t['consent'].format(client=client_id))}</h1>"
+        f'<form id="consent" method="post" action="{escape(action)}">'
+        f'<input type="hidden" name="c" value="{escape(key)}">'
+        f'<button type="submit" name="consent" value="yes">{t["allow"]}</button></form>',
     )
 
 

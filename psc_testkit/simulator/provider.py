@@ -213,7 +213,8 @@ class Provider:
     # Codes and tokens -------------------------------------------------------------------------
 
     def issue_code(self, request: AuthRequest, session: Session) -> str:
-        value = self.new_secret("codes", 32)
+        # long-codes: 750 random bytes are 1,000 base64url characters.
+        value = self.new_secret("codes", 750 if "long-codes" in self.quirks else 32)
         if self.defects:
             if "code-short" in self.defects:
                 value = new_id(11)

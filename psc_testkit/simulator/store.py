@@ -82,6 +82,7 @@ class Session:
     created: float
     last_seen: float
     ended: bool = False
+    consented: set[str] = field(default_factory=set)  # client ids (the consent-page quirk)
 
 
 @dataclass(slots=True)

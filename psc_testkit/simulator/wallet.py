@@ -7,7 +7,9 @@ client's redirect_uri with `error`, `error_description`, `state` and `iss` (RFC 
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from urllib.parse import quote, urlencode
 
 import jwt
@@ -19,7 +21,7 @@ from psc_testkit.simulator import pages
 from psc_testkit.simulator.http import OAuthError, parse_uint, query_params, read_form
 from psc_testkit.simulator.provider import Provider
 from psc_testkit.simulator.quirks import HUMAN_PACE
-from psc_testkit.simulator.store import AuthRequest, Pending, Session
+from psc_testkit.simulator.store import AuthRequest, Pending, Session, new_id
 
 PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -47,15 +49,22 @@ KNOWN_PARAMETERS = {
 }
 RESPONSE_MODES = {"query", "fragment", "form_post"}
 NO_CACHE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Quirks: a prompt=login on a session younger than this is answered silently
+# (prompt-login-delayed); how many parked answers (redirect hops, consent pages) are kept.
+PROMPT_LOGIN_DELAY = 5
+PARKED_KEPT = 1000
+LOGIN_COOKIE = "PSC_AUTH_SESSION"
 
 
 class Redirectable(Exception):
     """An error that goes back to the client (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6)."""
 
-    def __init__(self, error: str, description: str) -> None:
+    def __init__(self, error: str, description: str, page: bool = False) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
+        # An error the OIDF also accepts as an error page (the error-page-* quirks show one).
+        self.page = page
 
 
 def _html(body: str, status: int = 200) -> HTMLResponse:
@@ -63,11 +72,41 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
 
 
 def routes(p: Provider) -> list[Route]:
-    def respond(request: AuthRequest, params: dict[str, str]) -> Response:
+    q = p.quirks
+    # Answers waiting at the end of a redirect chain or behind a page (quirks): key -> answer.
+    parked: OrderedDict[str, Response] = OrderedDict()
+    consents: OrderedDict[str, tuple[AuthRequest, Session]] = OrderedDict()
+    login_cookies: OrderedDict[str, str] = OrderedDict()  # tx -> the login-cookie value
+
+    def keep(table: OrderedDict, value: object) -> str:
+        key = new_id(16)
+        table[key] = value
+        while len(table) > PARKED_KEPT:
+            table.popitem(last=False)
+        return key
+
+    def hops(response: Response) -> Response:
+        """redirect-hops: reach `response` through three redirects inside the wallet host."""
+        if "redirect-hops" not in q:
+            return response
+        key = keep(parked, response)
+        return RedirectResponse(f"/auth/hop?h={quote(key, safe='')}&n=2", 302, headers=NO_CACHE)
+
+    def after_login(response: Response) -> Response:
+        """auto-submit-hop: a page that POSTs itself to an internal URL before the answer."""
+        if "auto-submit-hop" not in q:
+            return response
+        return _html(pages.form_post("/auth/continue", {"h": keep(parked, response)}))
+
+    def respond(
+        request: AuthRequest, params: dict[str, str], session: Session | None = None
+    ) -> Response:
         """Send the authorization response by the requested response mode."""
         if request.state is not None:
             params["state"] = request.state
         params["iss"] = p.issuer
+        if "authorization-response-extra-params" in q:
+            params = extra_params(request, params, session)
         if p.defects:
             d = p.defects
             error = "error" in params
@@ -80,20 +119,47 @@ def routes(p: Provider) -> list[Route]:
             if "form-post-ignored" in d and request.response_mode == "form_post":
                 request.response_mode = "query"
         if request.response_mode == "form_post":
-            return _html(pages.form_post(request.redirect_uri, params))
+            return hops(_html(pages.form_post(request.redirect_uri, params)))
         if request.response_mode == "fragment":
             location = f"{request.redirect_uri}#{urlencode(params)}"
         else:
             sep = "&" if "?" in request.redirect_uri else "?"
             location = f"{request.redirect_uri}{sep}{urlencode(params)}"
-        return RedirectResponse(location, 302, headers=NO_CACHE)
+        return hops(RedirectResponse(location, 302, headers=NO_CACHE))
+
+    def extra_params(
+        request: AuthRequest, params: dict[str, str], session: Session | None
+    ) -> dict[str, str]:
+        """authorization-response-extra-params: Keycloak's session_state (OIDC Session
+        Management §3: a hash of the client, its origin and the OP's browser state, a salt)
+        and one more unknown parameter, iss first and state last."""
+        salt = new_id(6)
+        head = {"iss": params.pop("iss")}
+        if session is not None:
+            browser_state = f"{request.client_id} {request.redirect_uri} {session.sid} {salt}"
+            digest = hashlib.sha256(browser_state.encode()).hexdigest()
+            head["session_state"] = f"{digest}.{salt}"
+        head["psc_simulator_hint"] = "unrecognized-parameter"
+        state = params.pop("state", None)
+        tail = {"state": state} if state is not None else {}
+        return {**head, **dict(reversed(list(params.items()))), **tail}
 
     def fail(request: AuthRequest, error: str, description: str) -> Response:
         return respond(request, {"error": error, "error_description": description})
 
     def succeed(request: AuthRequest, session: Session) -> Response:
         session.last_seen = p.now()
-        return respond(request, {"code": p.issue_code(request, session)})
+        return respond(request, {"code": p.issue_code(request, session)}, session)
+
+    def needs_consent(request: AuthRequest, session: Session) -> bool:
+        return "consent-page" in q and (
+            request.client_id not in session.consented or "consent" in request.prompt
+        )
+
+    def consent_page(request: AuthRequest, session: Session) -> Response:
+        key = keep(consents, (request, session))
+        lang = pages.language(request.ui_locales)
+        return _html(pages.consent(lang, "/auth/consent", key, request.client_id))
 
     def check_hint(params: dict[str, str], client_id: str) -> str | None:
         """The sub of a valid id_token_hint (expired tokens are fine: OIDC Core §3.1.2.1)."""
@@ -138,9 +204,11 @@ def routes(p: Provider) -> list[Route]:
         if response_type == "token" and "response-type-token-answered-with-code" in d:
             response_type = "code"
         if not response_type:
-            raise Redirectable("invalid_request", "response_type is required")
+            raise Redirectable("invalid_request", "response_type is required", page=True)
         if response_type != "code":
-            raise Redirectable("unsupported_response_type", "only response_type=code is supported")
+            raise Redirectable(
+                "unsupported_response_type", "only response_type=code is supported", page=True
+            )
         if "request" in params and "request-object-ignored" not in d:
             raise Redirectable("request_not_supported", "request objects are not supported")
         if "request_uri" in params and "request-uri-ignored" not in d:
@@ -152,16 +220,22 @@ def routes(p: Provider) -> list[Route]:
         if request.code_challenge is None:
             if request.code_challenge_method:
                 raise Redirectable(
-                    "invalid_request", "code_challenge_method without code_challenge"
+                    "invalid_request", "code_challenge_method without code_challenge", page=True
                 )
             if client.public and "public-client-without-pkce" not in d:
-                raise Redirectable("invalid_request", "PKCE is required for public clients")
+                raise Redirectable(
+                    "invalid_request", "PKCE is required for public clients", page=True
+                )
         else:
             method = request.code_challenge_method or "plain"
             if method not in ("S256", "plain"):
-                raise Redirectable("invalid_request", f"unsupported code_challenge_method {method}")
+                raise Redirectable(
+                    "invalid_request", f"unsupported code_challenge_method {method}", page=True
+                )
             if not PKCE_CHALLENGE.match(request.code_challenge):
-                raise Redirectable("invalid_request", "code_challenge must be 43-128 characters")
+                raise Redirectable(
+                    "invalid_request", "code_challenge must be 43-128 characters", page=True
+                )
             request.code_challenge_method = method
         unknown = request.prompt - PROMPTS
         if unknown:
@@ -226,20 +300,37 @@ def routes(p: Provider) -> list[Route]:
             validate(params, auth_request)
             hint_sub = check_hint(params, client_id)
         except Redirectable as exc:
+            if exc.page and ("error-page-400" in q or "error-page-200" in q):
+                status = 400 if "error-page-400" in q else 200
+                return _html(pages.error(lang, f"{exc.error}: {exc.description}"), status)
             return fail(auth_request, exc.error, exc.description)
 
         session = p.cookie_session(request.cookies)
         if session and "none" in auth_request.prompt and "prompt-none-refused" in p.defects:
             return fail(auth_request, "login_required", "the user must authenticate")
         if session is not None and not needs_login(auth_request, session, hint_sub):
-            return succeed(auth_request, session)
+            if not needs_consent(auth_request, session):
+                return succeed(auth_request, session)
+            if "none" in auth_request.prompt:
+                return fail(auth_request, "consent_required", "the user must consent")
+            return consent_page(auth_request, session)
         if "none" in auth_request.prompt and not (
             session is None and "prompt-none-shows-login" in p.defects
         ):
-            return fail(auth_request, "login_required", "the user must authenticate")
+            error = "interaction_required" if "prompt-none-interaction-required" in q else None
+            return fail(auth_request, error or "login_required", "the user must authenticate")
         tx = p.new_secret("transactions", 16)
         p.store.transactions[tx] = auth_request
-        return _html(pages.login(lang, tx, auth_request.login_hint))
+        page = _html(pages.login(lang, tx, auth_request.login_hint))
+        if "login-cookie" in q:
+            value = new_id(16)
+            login_cookies[tx] = value
+            while len(login_cookies) > PARKED_KEPT:
+                login_cookies.popitem(last=False)
+            page.set_cookie(
+                LOGIN_COOKIE, value, httponly=True, secure=p.tls, samesite="lax", path="/auth"
+            )
+        return hops(page)
 
     def redirect_uri_allowed(redirect_uri: str, registered: tuple[str, ...]) -> bool:
         """Exact matching (OIDC Core §3.1.2.1), unless a defect loosens it."""
@@ -257,7 +348,9 @@ def routes(p: Provider) -> list[Route]:
         """Whether this request must authenticate the user again despite the SSO session."""
         d = p.defects
         if "login" in auth_request.prompt and "prompt-login-ignored" not in d:
-            return True
+            recent = p.now() - session.auth_time < PROMPT_LOGIN_DELAY
+            if not ("prompt-login-delayed" in q and recent):
+                return True
         max_age = auth_request.max_age
         if (
             max_age is not None
@@ -279,6 +372,9 @@ def routes(p: Provider) -> list[Route]:
                 pages.error("fr", "Demande expirée ou inconnue / unknown transaction"), 400
             )
         lang = pages.language(auth_request.ui_locales)
+        if "login-cookie" in q and request.cookies.get(LOGIN_COOKIE) != login_cookies.get(tx):
+            message = "Cookie not found. Please make sure cookies are enabled in your browser."
+            return _html(pages.error(lang, message), 400)
         user = p.annuaire.get(form.get("idNat", "").strip())
         if user is None:
             message = "Identifiant inconnu / unknown idNat"
@@ -286,6 +382,7 @@ def routes(p: Provider) -> list[Route]:
         method = form.get("method", "cps")
         if method == "cps":
             del p.store.transactions[tx]
+            login_cookies.pop(tx, None)
             return complete(auth_request, user.id_nat, "CARD")
         if method != "ecps":
             return _html(pages.login(lang, tx, user.id_nat, f"unknown method {method}"), 400)
@@ -304,9 +401,52 @@ def routes(p: Provider) -> list[Route]:
 
     def complete(auth_request: AuthRequest, id_nat: str, auth_mode: str) -> Response:
         session = p.open_session(id_nat, auth_mode)
-        response = succeed(auth_request, session)
+        if needs_consent(auth_request, session):
+            response = consent_page(auth_request, session)
+        else:
+            response = after_login(succeed(auth_request, session))
         p.set_session_cookie(response, session)
         return response
+
+    async def hop(request: Request) -> Response:
+        """redirect-hops: one internal redirect, or the parked answer at the chain's end."""
+        try:
+            params = query_params(request)
+        except OAuthError as exc:
+            return _html(pages.error("fr", exc.description), exc.status)
+        key, left = params.get("h", ""), parse_uint(params.get("n", ""))
+        if key not in parked or left is None:
+            return _html(pages.error("fr", "Demande expirée ou inconnue / unknown request"), 400)
+        if left > 0:
+            location = f"/auth/hop?h={quote(key, safe='')}&n={left - 1}"
+            return RedirectResponse(location, 303, headers=NO_CACHE)
+        return parked.pop(key)
+
+    async def resume(request: Request) -> Response:
+        """auto-submit-hop: the POST the page made by itself; answers what was parked."""
+        try:
+            form = await read_form(request)
+        except OAuthError as exc:
+            return _html(pages.error("fr", exc.description), exc.status)
+        response = parked.pop(form.get("h", ""), None)
+        if response is None:
+            return _html(pages.error("fr", "Demande expirée ou inconnue / unknown request"), 400)
+        return response
+
+    async def consent(request: Request) -> Response:
+        """consent-page: the user granted the client; the answer goes back to it."""
+        try:
+            form = await read_form(request)
+        except OAuthError as exc:
+            return _html(pages.error("fr", exc.description), exc.status)
+        entry = consents.pop(form.get("c", ""), None)
+        if entry is None or form.get("consent") != "yes":
+            return _html(pages.error("fr", "Demande expirée ou inconnue / unknown request"), 400)
+        auth_request, session = entry
+        if not p.session_alive(session):
+            return _html(pages.error("fr", "Session expirée / session expired"), 400)
+        session.consented.add(auth_request.client_id)
+        return after_login(succeed(auth_request, session))
 
     def tx_of(request: Request) -> str:
         """The `tx` of an e-CPS page; raises OAuthError if the query is malformed (repeated,
@@ -346,6 +486,9 @@ def routes(p: Provider) -> list[Route]:
     return [
         Route("/auth", authorize, methods=["GET", "POST"]),
         Route("/auth/login", login, methods=["POST"]),
+        Route("/auth/hop", hop, methods=["GET"]),
+        Route("/auth/continue", resume, methods=["POST"]),
+        Route("/auth/consent", consent, methods=["POST"]),
         Route("/auth/ecps", ecps_wait, methods=["GET"]),
         Route("/auth/ecps/status", ecps_status, methods=["GET"]),
     ]
