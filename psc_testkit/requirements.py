@@ -77,6 +77,16 @@ SPECS = [
         "https://www.rfc-editor.org/rfc/rfc8705#section-",
     ),
     Spec(
+        "RFC8252",
+        "OAuth 2.0 for Native Apps (RFC 8252)",
+        "https://www.rfc-editor.org/rfc/rfc8252#section-",
+    ),
+    Spec(
+        "RFC9068",
+        "JWT Profile for OAuth 2.0 Access Tokens (RFC 9068)",
+        "https://www.rfc-editor.org/rfc/rfc9068#section-",
+    ),
+    Spec(
         "RFC9207",
         "Authorization Server Issuer Identification (RFC 9207)",
         "https://www.rfc-editor.org/rfc/rfc9207#section-",

@@ -40,9 +40,10 @@ def id_token(happy):
 
 @pytest.mark.requirement("OIDCC-3.1.3.7-6", "MUST")
 def test_signature_verifies_with_the_jwks(id_token, jwks):
-    """OIDCC-3.1.3.7-6 MUST. "The Client MUST validate the signature of all other ID Tokens
-    according to JWS using the algorithm specified in the JWT alg Header Parameter. The Client
-    MUST use the keys provided by the Issuer"."""
+    """OIDCC-3.1.3.7-6 MUST (the OIDF's id; the OP's sentence is §2). "ID Tokens MUST be signed
+    using JWS" (OIDC Core §2), with a key of the jwks_uri, "the signing key(s) the RP uses to
+    validate signatures from the OP" (Discovery §3). (§3.1.3.7-6 is the client's MUST to
+    validate it.)"""
     try:
         verify_signature(id_token.raw, jwks.data)
     except (jwt.InvalidTokenError, jwt.PyJWKError) as exc:
@@ -51,26 +52,52 @@ def test_signature_verifies_with_the_jwks(id_token, jwks):
 
 @pytest.mark.requirement("OIDCC-3.1.3.7-7", "MUST")
 def test_alg_is_rs256_by_default(id_token):
-    """OIDCC-3.1.3.7-7 MUST. "The alg value SHOULD be the default of RS256 or the algorithm
-    sent by the Client in the id_token_signed_response_alg parameter" — never none."""
+    """OIDCC-3.1.3.7-7 MUST (the OIDF's id). "ID Tokens MUST be signed using JWS" (OIDC Core §2);
+    "id_token_signed_response_alg OPTIONAL. JWS alg algorithm REQUIRED for signing the ID Token
+    issued to this Client. ... The default, if omitted, is RS256." (OIDC Registration §2).
+    Any asymmetric algorithm passes, not only RS256: the profile does not know the alg a
+    statically configured client was given, and none or an HMAC would not verify with the
+    JWKS."""
     alg = id_token.header.get("alg")
     expect(alg in ASYMMETRIC_ALGS, "RS256 (an asymmetric algorithm)", repr(alg))
 
 
+def published_kids(jwks) -> list:
+    listed = jwks.data.get("keys")
+    return [k.get("kid") for k in listed if isinstance(k, dict)] if isinstance(listed, list) else []
+
+
 @pytest.mark.requirement("OIDCC-10.1", "MUST")
 def test_header_names_its_key(id_token, jwks):
-    """OIDCC-10.1 MUST. With several keys in the JWKS, "a kid (Key ID) parameter MUST be used"
-    in the JWS header; the OIDF suite requires it always."""
+    """OIDCC-10.1 MUST. "If there are multiple keys in the referenced JWK Set document, a kid
+    value MUST be provided in the JOSE Header." (OIDC Core §10.1): with several keys, a kid
+    naming one of them. With a single key the MUST does not apply (see the SHOULD check
+    below), unless a kid is given: then it names the published key."""
     kid = id_token.header.get("kid")
-    listed = jwks.data.get("keys")
-    kids = [k.get("kid") for k in listed if isinstance(k, dict)] if isinstance(listed, list) else []
+    kids = published_kids(jwks)
+    if kid is None and len(kids) <= 1:
+        pytest.skip("a single key in the JWKS: a kid is not required (OIDC Core §10.1)")
     expect(isinstance(kid, str) and kid in kids, f"a kid among {kids}", repr(kid))
+
+
+@pytest.mark.requirement("OIDCC-10.1", "SHOULD")
+def test_header_has_a_kid_even_with_a_single_key(id_token, jwks):
+    """OIDCC-10.1 SHOULD. With a single key in the JWKS, §10.1's MUST ("If there are multiple
+    keys in the referenced JWK Set document, a kid value MUST be provided in the JOSE Header.")
+    does not apply; the OIDF suite requires a kid always, and a kid lets relying parties follow
+    a key rotation, hence a warning at most."""
+    if len(published_kids(jwks)) > 1:
+        pytest.skip("several keys in the JWKS: test_header_names_its_key (MUST) judges the kid")
+    kid = id_token.header.get("kid")
+    expect(isinstance(kid, str) and bool(kid), "a kid in the JOSE header", repr(kid))
 
 
 @pytest.mark.requirement("OIDCC-3.1.3.7-2", "MUST")
 def test_iss_is_the_issuer(id_token, meta):
-    """OIDCC-3.1.3.7-2 MUST. "The Issuer Identifier for the OpenID Provider ... MUST exactly
-    match the value of the iss (issuer) Claim"."""
+    """OIDCC-3.1.3.7-2 MUST (the OIDF's id; the OP's sentence is Discovery §3). "issuer
+    REQUIRED. URL using the https scheme with no query or fragment components that the OP
+    asserts as its Issuer Identifier. ... This also MUST be identical to the iss Claim value in
+    ID Tokens issued from this Issuer." (OIDC Discovery §3)."""
     expect(
         id_token.claims.get("iss") == meta.get("issuer"),
         repr(meta.get("issuer")),
@@ -80,8 +107,9 @@ def test_iss_is_the_issuer(id_token, meta):
 
 @pytest.mark.requirement("OIDCC-3.1.3.7-3", "MUST")
 def test_aud_contains_the_client_id(id_token, happy):
-    """OIDCC-3.1.3.7-3 MUST. "The Client MUST validate that the aud (audience) Claim contains
-    its client_id value"."""
+    """OIDCC-3.1.3.7-3 MUST (the OIDF's id; the OP's sentence is §2). "aud REQUIRED. Audience(s)
+    that this ID Token is intended for. It MUST contain the OAuth 2.0 client_id of the Relying
+    Party as an audience value." (OIDC Core §2)."""
     aud = id_token.claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
     client_id = happy.login.client.client_id
@@ -90,22 +118,35 @@ def test_aud_contains_the_client_id(id_token, happy):
 
 @pytest.mark.requirement("OIDCC-3.1.3.7-5", "MUST")
 def test_azp_is_the_client_id_when_present(id_token, happy):
-    """OIDCC-3.1.3.7-5 MUST. "If an azp (authorized party) Claim is present, the Client SHOULD
-    verify that its client_id is the Claim Value"; with several audiences azp is REQUIRED
-    (§3.1.3.7-4)."""
+    """OIDCC-3.1.3.7-5 MUST (the OIDF's id; the OP's sentence is §2). "azp OPTIONAL. Authorized
+    party - the party to which the ID Token was issued. If present, it MUST contain the OAuth
+    2.0 Client ID of this party." (OIDC Core §2). No azp: nothing to judge here."""
     claims = id_token.claims
-    aud = claims.get("aud")
-    if "azp" not in claims and not (isinstance(aud, list) and len(aud) > 1):
-        pytest.skip("no azp and a single audience")
+    if "azp" not in claims:
+        pytest.skip("no azp (OPTIONAL)")
     client_id = happy.login.client.client_id
     expect(claims.get("azp") == client_id, repr(client_id), repr(claims.get("azp")))
 
 
+@pytest.mark.requirement("OIDCC-3.1.3.7-4", "MAY")
+def test_several_audiences_come_with_azp(id_token):
+    """OIDCC-3.1.3.7-4 MAY (OP) / SHOULD (client). "If the ID Token contains multiple audiences,
+    the Client SHOULD verify that an azp Claim is present." (§3.1.3.7-4) is the client's; §2
+    puts no keyword on the OP ("This Claim is only needed when the ID Token has a single
+    audience value and that audience is different than the authorized party"): noted only."""
+    aud = id_token.claims.get("aud")
+    if not (isinstance(aud, list) and len(aud) > 1):
+        pytest.skip("a single audience")
+    expect("azp" in id_token.claims, "azp beside several audiences", repr(aud))
+
+
 @pytest.mark.requirement("OIDCC-3.1.3.7-9", "MUST")
 def test_exp_is_in_the_future(id_token, happy):
-    """OIDCC-3.1.3.7-9 MUST. "The current time MUST be before the time represented by the exp
-    Claim" (5 minutes of clock skew allowed) — the time the client validates it, when it was
-    received: the run's first ID token may well have expired by the time this check reads it."""
+    """OIDCC-3.1.3.7-9 MUST (the OIDF's id; the OP's sentence is §2). "exp REQUIRED. Expiration
+    time on or after which the ID Token MUST NOT be accepted for processing." (OIDC Core §2): an
+    ID token the OP issues is not already expired (5 minutes of clock skew allowed) when it is
+    received — the run's first ID token may well have expired by the time this check reads
+    it."""
     exp = id_token.claims.get("exp")
     now = happy.tokens.received
     expect(
@@ -117,40 +158,47 @@ def test_exp_is_in_the_future(id_token, happy):
 
 @pytest.mark.requirement("OIDCC-3.1.3.7-10", "MUST")
 def test_iat_is_recent(id_token, happy):
-    """OIDCC-3.1.3.7-10 MUST. iat is REQUIRED; "The iat Claim can be used to reject tokens that
-    were issued too far away from the current time" — not in the future, not older than 5 min,
-    at the time the token was received (not when this check happens to read it)."""
+    """OIDCC-3.1.3.7-10 MUST (the OIDF's id; the OP's sentence is §2). "iat REQUIRED. Time at
+    which the JWT was issued." (OIDC Core §2): a number of seconds, not in the future (5 minutes
+    of clock skew) when the token was received. No lower bound: "The acceptable range is Client
+    specific." (§3.1.3.7-10)."""
     iat = id_token.claims.get("iat")
     now = happy.tokens.received
     expect(
-        isinstance(iat, int | float) and now - SKEW - 60 <= iat <= now + SKEW,
-        "iat within 5 minutes of now",
+        isinstance(iat, int | float) and iat <= now + SKEW,
+        "iat (seconds since the epoch) not in the future",
         repr(iat),
     )
 
 
 @pytest.mark.requirement("OIDCC-3.1.3.7-11", "MUST")
 def test_nonce_is_the_one_sent(id_token, happy):
-    """OIDCC-3.1.3.7-11 MUST. "If a nonce value was sent in the Authentication Request, a nonce
-    Claim MUST be present and its value checked to verify that it is the same value"."""
+    """OIDCC-3.1.3.7-11 MUST (the OIDF's id; the OP's sentence is §2). "If present in the
+    Authentication Request, Authorization Servers MUST include a nonce Claim in the ID Token
+    with the Claim Value being the nonce value sent in the Authentication Request." (OIDC Core
+    §2, nonce)."""
     sent = happy.login.request.nonce
     expect(id_token.claims.get("nonce") == sent, repr(sent), repr(id_token.claims.get("nonce")))
 
 
 @pytest.mark.requirement("OIDCC-3.1.3.7-11", "MUST")
 def test_no_nonce_when_none_was_sent(harness):
-    """OIDCC-2 / OIDCC-3.1.3.7-11 MUST. nonce is passed through unmodified: a request without
-    nonce yields an ID token without one."""
+    """OIDCC-3.1.3.7-11 MUST (the OIDF's id). "The value is passed through unmodified from the
+    Authentication Request to the ID Token." (OIDC Core §2, nonce): a request without nonce
+    yields an ID token without one."""
     login = harness.code(request=harness.authorization_request(omit=("nonce",)))
     tokens = harness.exchange(login)
     claims = tokens.id_token.claims if tokens.id_token else {}
     expect("nonce" not in claims, "no nonce claim", repr(claims.get("nonce")))
 
 
-@pytest.mark.requirement("OIDCC-3.3.2.11", "MUST")
+@pytest.mark.requirement("OIDCC-3.1.3.6", "MUST")
 def test_at_hash_matches_the_access_token(id_token, happy):
-    """OIDCC-3.3.2.11 MUST. at_hash, when present, is "the base64url encoding of the left-most
-    half of the hash of the octets of the ASCII representation of the access_token value"."""
+    """OIDCC-3.1.3.6 MUST. "at_hash OPTIONAL. Access Token hash value. Its value is the
+    base64url encoding of the left-most half of the hash of the octets of the ASCII
+    representation of the access_token value, where the hash algorithm used is the hash
+    algorithm used in the alg Header Parameter of the ID Token's JOSE Header." (OIDC Core
+    §3.1.3.6, the code flow's ID token): a wrong value is no at_hash."""
     at_hash = id_token.claims.get("at_hash")
     if at_hash is None:
         pytest.skip("no at_hash (OPTIONAL in the code flow)")
@@ -179,10 +227,13 @@ def test_sub_is_stable_across_logins(harness, id_token):
     expect(again == id_token.claims.get("sub"), "the same sub", "a different sub")
 
 
-@pytest.mark.requirement("OIDCC-3.1.3.7-12", "MUST")
+@pytest.mark.requirement("OIDCC-3.1.2.1", "MAY")
 def test_acr_is_at_least_the_requested_level(id_token, target):
-    """OIDCC-3.1.3.7-12 / PSC MUST. acr, requested with acr_values, is a level at least the one
-    asked for (PSC returns eidas3 for a CPS card when eidas1 is requested)."""
+    """OIDCC-3.1.2.1 MAY (OIDC). "acr_values OPTIONAL. Requested Authentication Context Class
+    Reference values. ... The acr Claim is requested as a Voluntary Claim by this parameter."
+    (OIDC Core §3.1.2.1); "If the acr Claim was requested, the Client SHOULD check that the
+    asserted Claim Value is appropriate." (§3.1.3.7-12) is the client's. OIDC puts no MUST on
+    the OP: noted here; PSC's own rule (PSC-ACR, MUST) is psc/test_acr_is_at_least_eidas1."""
     if not target.acr_values:
         pytest.skip("the profile requests no acr_values")
     acr = id_token.claims.get("acr")
@@ -194,18 +245,21 @@ def test_acr_is_at_least_the_requested_level(id_token, target):
     expect(ok, f"an acr at least {requested}", repr(acr))
 
 
-@pytest.mark.requirement("OIDCC-5.4", "SHOULD")
+@pytest.mark.requirement("OIDCC-5.4", "MAY")
 def test_no_unrequested_claims(id_token):
-    """OIDCC-5.4 SHOULD. In the code flow, claims requested by scope are returned from the
-    UserInfo endpoint; the ID token holds protocol claims (OIDF
-    EnsureIdTokenDoesNotContainNonRequestedClaims)."""
+    """OIDCC-5.4 MAY. "ID Tokens MAY contain other Claims. Any Claims used that are not
+    understood MUST be ignored." (OIDC Core §2); §5.4 says where scope claims are returned and
+    puts no keyword on extra ID token claims. Noted only, like the OIDF's
+    EnsureIdTokenDoesNotContainNonRequestedClaims (a WARNING)."""
     extra = sorted(set(id_token.claims) - PROTOCOL_CLAIMS)
     expect(not extra, "protocol claims only", extra)
 
 
 @pytest.mark.requirement("OIDCC-2", "MUST")
 def test_auth_time_is_present_when_max_age_was_requested(harness, happy):
-    """OIDCC-2 MUST. "When a max_age request is made ... then this Claim is REQUIRED"."""
+    """OIDCC-2 MUST. "When max_age is used, the ID Token returned MUST include an auth_time
+    Claim Value." (OIDC Core §3.1.2.1); "auth_time ... When a max_age request is made or when
+    auth_time is requested as an Essential Claim, then this Claim is REQUIRED" (§2)."""
     login = harness.code(request=harness.authorization_request(extra={"max_age": "10000"}))
     tokens = harness.exchange(login)
     auth_time = tokens.id_token.claims.get("auth_time") if tokens.id_token else None

@@ -157,8 +157,10 @@ def test_redirect_uri_must_match(harness, target):
 
 @pytest.mark.requirement("RFC6749-4.1.3", "MUST")
 def test_redirect_uri_is_required_when_it_was_sent(harness):
-    """RFC6749-4.1.3 MUST. redirect_uri is "REQUIRED, if the "redirect_uri" parameter was
-    included in the authorization request"."""
+    """RFC6749-4.1.3 MUST. "The authorization server MUST: ... ensure that the "redirect_uri"
+    parameter is present if the "redirect_uri" parameter was included in the initial
+    authorization request as described in Section 4.1.1, and if included ensure that their
+    values are identical." (RFC 6749 §4.1.3) — a code exchanged without it is refused."""
     login = harness.code()
     tokens = harness.exchange(login, redirect_uri=None)
     expect_error(tokens.response, ("invalid_grant", "invalid_request"))
@@ -181,8 +183,13 @@ def test_code_is_bound_to_its_client(harness, target):
 
 @pytest.mark.requirement("RFC6749-5.2", "MUST")
 def test_wrong_client_secret_is_invalid_client(harness, target):
-    """RFC6749-5.2 MUST. "invalid_client: Client authentication failed" — HTTP 401 (400
-    allowed), and a 401 when the client used HTTP Basic carries WWW-Authenticate."""
+    """RFC6749-5.2 MUST. "invalid_client: Client authentication failed ... The authorization
+    server MAY return an HTTP 401 (Unauthorized) status code to indicate which HTTP
+    authentication schemes are supported. If the client attempted to authenticate via the
+    "Authorization" request header field, the authorization server MUST respond with an HTTP
+    401 (Unauthorized) status code and include the "WWW-Authenticate" response header field
+    matching the authentication scheme used by the client." (RFC 6749 §5.2): HTTP Basic gets 401
+    with WWW-Authenticate; client_secret_post, 400 or 401."""
     client = target.client("client_secret_basic") or target.client("client_secret_post")
     if client is None:
         pytest.skip("the profile has no client_secret client")
@@ -192,8 +199,8 @@ def test_wrong_client_secret_is_invalid_client(harness, target):
     tokens = harness.exchange(login, client=replace(client, secret="psc-testkit-wrong-secret"))
     status, error = tokens.response.status_code, error_of(tokens.response)
     ok = status in (400, 401) and error == "invalid_client"
-    if ok and status == 401 and client.auth_method == "client_secret_basic":
-        ok = "www-authenticate" in tokens.response.headers
+    if ok and client.auth_method == "client_secret_basic":
+        ok = status == 401 and "www-authenticate" in tokens.response.headers
     expect(
         ok, "HTTP 401 invalid_client (with WWW-Authenticate for Basic)", f"HTTP {status} {error}"
     )

@@ -78,10 +78,12 @@ def test_verifier_without_challenge_is_refused(harness, target):
     expect(ok, "HTTP 400 invalid_grant", actual)
 
 
-@pytest.mark.requirement("RFC9700-2.1.1", "MUST")
+@pytest.mark.requirement("RFC8252-8.1", "SHOULD")
 def test_public_client_must_use_pkce(harness, target):
-    """RFC9700-2.1.1 MUST. "...public clients MUST use PKCE" — and the server enforces it: a
-    public client's request without code_challenge is refused."""
+    """RFC8252-8.1 SHOULD. "Authorization servers SHOULD reject authorization requests from
+    native apps that don't use PKCE by returning an error message, as defined in Section 4.4.1
+    of PKCE [RFC7636]." (RFC 8252 §8.1). "Public clients MUST use PKCE" (RFC 9700 §2.1.1) is
+    the client's MUST; no sentence makes refusing one without a challenge an OP MUST."""
     client = target.client("none")
     if client is None:
         pytest.skip("the profile has no public client")

@@ -157,8 +157,7 @@ _ALL: list[Quirk] = [
        "closes its claim set (fact sheet §3.3).",
        "UserInfo adds claims the PSC schema does not list (auth_level, seen in 2026 PSC "
        "tokens, and Keycloak's name); the ID token adds Keycloak's preferred_username, "
-       "email_verified and auth_level",
-       "test_no_unrequested_claims"),
+       "email_verified and auth_level"),
     _q("acr-eidas3-for-card", "OIDC Core §3.1.2.1 acr_values: \"The acr Claim is requested as "
        "a Voluntary Claim by this parameter\"; §2 acr: the class \"that the authentication "
        "performed satisfied\". 2021 and 2023 BAS tokens carry eidas3 for a CPS card when eidas1 "
