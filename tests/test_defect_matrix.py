@@ -116,14 +116,6 @@ UNPROVEN: dict[str, str] = {
         "conformance/core: it reads the `happy` fixture, whose harness.code() raises a broken "
         "prerequisite when no code comes back, so the check's own assertion never fails"
     ),
-    "test_header_names_its_key": (
-        "OIDC Core §10.1's kid MUST holds with several JWKS keys only; the simulator publishes "
-        "one: needs a defect with two keys and no kid in the ID token header (defects.py)"
-    ),
-    "test_invalid_token_gets_a_bearer_challenge": (
-        "RFC 6750 §3's WWW-Authenticate MUST for a refused token: needs a defect that drops the "
-        "header for an invalid token (userinfo-no-challenge drops it for a missing one only)"
-    ),
 }
 
 

@@ -236,6 +236,8 @@ def jwks_payload(p: Provider, extra: dict[str, dict] | None = None) -> bytes:
         keys.append("garbage")
     if "jwks-symmetric-key" in d:
         keys.append({"kty": "oct", "kid": "hmac", "k": "c2ltdWxhdG9yLXNlY3JldA"})
+    if "id-token-no-kid-among-keys" in d:  # two signing keys, and ID tokens without kid
+        keys.append(extra)
     if "jwks-key-without-kid" in d:
         keys.append({k: v for k, v in extra.items() if k != "kid"})
     if "jwks-duplicate-kid" in d:

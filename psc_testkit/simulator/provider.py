@@ -376,7 +376,8 @@ class Provider:
         d = self.defects
         if "id-token-alg-none" in d:
             return jwt.encode(claims, None, algorithm="none")
-        token = self.keys.sign(claims, kid="id-token-no-kid" not in d)
+        kid = "id-token-no-kid" not in d and "id-token-no-kid-among-keys" not in d
+        token = self.keys.sign(claims, kid=kid)
         if "id-token-bad-signature" in d:
             head, body, sig = token.split(".")
             token = f"{head}.{body}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"

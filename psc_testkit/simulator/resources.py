@@ -164,7 +164,10 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         if token is None:
             if "userinfo-bad-token-not-invalid-token" in p.defects:
                 return bearer_error("invalid_request", "the access token is not accepted")
-            return bearer_error("invalid_token", "the access token is invalid or expired")
+            refused = bearer_error("invalid_token", "the access token is invalid or expired")
+            if "userinfo-invalid-token-no-challenge" in p.defects:
+                del refused.headers["WWW-Authenticate"]
+            return refused
         session = token.grant.session
         scope_all = "scope_all" in token.grant.scope
         extra = "userinfo-extra-claims" in p.quirks
