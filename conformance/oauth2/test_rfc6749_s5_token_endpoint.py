@@ -208,7 +208,8 @@ def test_wrong_client_secret_is_invalid_client(harness, target):
 
 ERROR_CASES = {
     "unsupported-grant-type": {"grant_type": "urn:psc-testkit:unknown"},
-    "missing-grant-type": {},
+    # A form without grant_type (an empty body would meet a content-type error first).
+    "missing-grant-type": {"code": "psc-testkit-unknown-code"},
     "unknown-code": {
         "grant_type": "authorization_code",
         "code": "psc-testkit-unknown-code",
@@ -229,7 +230,7 @@ def error_response(request, harness, target):
     headers, fields = flow.authenticate(client, harness.meta["token_endpoint"])
     sent = flow.HttpRequest(
         "POST",
-        harness.meta["token_endpoint"],
+        flow.endpoint_for(harness.meta, "token_endpoint", client),
         headers,
         {**fields, **ERROR_CASES[case]},
         client.client_id,

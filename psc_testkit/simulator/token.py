@@ -230,11 +230,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
 
     async def token(request: Request) -> Response:
         try:
-            # token-missing-grant-type-500: a request with no form at all lacks grant_type too.
-            bare = "token-missing-grant-type-500" in p.defects and not request.headers.get(
-                "content-type"
-            )
-            form = {} if bare else await read_form(request)
+            form = await read_form(request)
             if "token-endpoint-flaky" in p.defects and p.random.random() < 0.01:
                 raise OAuthError("temporarily_unavailable", "injected failure", status=503)
             client = p.authenticator.authenticate(request, form, p.now())
