@@ -23,8 +23,13 @@ def control(harness, **options) -> None:
     """The positive control of a negative check: the same request put right gets a code (in
     the run's SSO session, silently). Without it a refusal proves nothing: a provider that
     answers nothing at all would "refuse" every wrong request. Its failure is a broken
-    prerequisite (TargetError), not this check's verdict."""
-    harness.code(request=harness.authorization_request(**options))
+    prerequisite (TargetError), not this check's verdict. Asked with prompt=none first (one
+    request: a driver driving a real browser takes a second a login); a login if that fails."""
+    quick = harness.authorization_request(**options)
+    quick.params["prompt"] = "none"
+    _, callback, _ = harness.attempt(quick)
+    if callback is None or not callback.code:
+        harness.code(request=harness.authorization_request(**options))
 
 
 def error_page(response, callback) -> bool:
