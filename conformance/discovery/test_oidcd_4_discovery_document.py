@@ -16,9 +16,12 @@ WELL_KNOWN_SUFFIXES = (
 )
 
 
-@pytest.mark.requirement("OIDCD-4", "MUST")
+@pytest.mark.requirement("OIDCD-4.2", "MUST")
 def test_discovery_responds_200(discovery):
-    """OIDCD-4 MUST. "A successful response MUST use the 200 OK HTTP status code"."""
+    """OIDCD-4.2 MUST. "A successful response MUST use the 200 OK HTTP status code and return a
+    JSON object using the application/json content type that contains a set of Claims as its
+    members that are a subset of the Metadata values defined in Section 3." (OIDC Discovery
+    §4.2)."""
     expect(discovery.response.status_code == 200, "HTTP 200", discovery.response.status_code)
 
 

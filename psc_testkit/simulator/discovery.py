@@ -171,8 +171,6 @@ def _break_metadata(p: Provider, doc: dict) -> None:
         doc["pushed_authorization_request_endpoint"] = plain + "/protocol/openid-connect/ext/par"
     if "discovery-no-code-response-type" in d:
         doc["response_types_supported"] = ["id_token"]
-    if "discovery-unknown-response-type" in d:
-        doc["response_types_supported"] = ["code", "code magic"]
     if "discovery-no-rs256" in d:
         doc["id_token_signing_alg_values_supported"] = ["PS256"]
     if "discovery-bad-scope-token" in d:
