@@ -112,3 +112,23 @@ def test_every_professional_s_userinfo_holds_against_each_field_s_nomenclature(a
         assert not psc_claims.implies_scope_all(pivot)
         problems += [f"{pro.id_nat}: {v}" for v in psc_claims.validate(pivot)]
     assert not problems, problems[:10]
+
+
+def test_get_finds_each_professional_from_a_fresh_lazy_directory(annuaire):
+    """A fresh directory makes professionals only as far as asked, yet get() finds any of them
+    from the index their idNat carries, and nothing else."""
+
+    def same(a, b) -> bool:  # Professional compares by identity
+        return a is not None and (a.id_nat, a.exercices) == (b.id_nat, b.exercices)
+
+    for pro in annuaire.professionals[::1999]:
+        fresh = Annuaire(seed=1, population=10_000)
+        assert same(fresh.get(pro.id_nat), pro)
+    fresh = Annuaire(seed=1, population=10_000)
+    assert same(fresh.get(annuaire.professionals[3].id_nat), annuaire.professionals[3])
+    assert len(fresh.professionals._made) == 4  # the first four only
+    first = annuaire.professionals[0].id_nat
+    for unknown in ("", "8", first[:-1] + str((int(first[-1]) + 1) % 10), "0" + "9" * 11, "é"):
+        assert fresh.get(unknown) is None, unknown
+    small = Annuaire(seed=1, population=10)
+    assert all(small.get(p.id_nat) is None for p in annuaire.professionals[10:40])

@@ -9,7 +9,9 @@ where the structure has them. The shape is PSC's SubjectRefPro (fact sheet §3.2
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from psc_testkit.identifiers import luhn_complete
 from psc_testkit.simulator import annuaire_codes as codes
@@ -224,16 +226,74 @@ class _Generator:
         )
 
 
+class _Population(Sequence[Professional]):
+    """The professionals, made in order (one generator draws for all of them) as far as they
+    are asked for: a simulator that logs a few users in does not make 10,000 (0.9 s of every
+    start, paid again by each run of the defect and quirk matrices)."""
+
+    def __init__(self, generator: _Generator, size: int) -> None:
+        self._generator = generator
+        self._size = size
+        self._made: list[Professional] = []
+
+    def _make(self, count: int) -> None:
+        while len(self._made) < count:
+            self._made.append(self._generator.professional(len(self._made)))
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> Professional: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Professional]: ...
+
+    def __getitem__(self, index: int | slice) -> Professional | list[Professional]:
+        if isinstance(index, slice):
+            indices = range(*index.indices(self._size))
+            if indices:
+                self._make(max(indices[0], indices[-1]) + 1)
+            return [self._made[i] for i in indices]
+        if index < 0:
+            index += self._size
+        if not 0 <= index < self._size:
+            raise IndexError("no such professional")
+        self._make(index + 1)
+        return self._made[index]
+
+    def __iter__(self) -> Iterator[Professional]:
+        for index in range(self._size):
+            yield self[index]
+
+
 class Annuaire:
     """The population, indexed by idNat."""
 
     def __init__(self, seed: int, population: int) -> None:
-        generator = _Generator(seed)
-        self.professionals = [generator.professional(i) for i in range(population)]
-        self.by_id_nat = {p.id_nat: p for p in self.professionals}
+        self.professionals = _Population(_Generator(seed), population)
+
+    @property
+    def by_id_nat(self) -> dict[str, Professional]:
+        return {p.id_nat: p for p in self.professionals}
 
     def get(self, id_nat: str) -> Professional | None:
-        return self.by_id_nat.get(id_nat)
+        """The professional of `id_nat`, found from the index its digits carry: "8997" +
+        7 digits + a check digit (RPPS), or "0" + département + profession + the index in at
+        least 5 digits (ADELI)."""
+        if not isinstance(id_nat, str) or not id_nat.isascii():
+            return None
+        candidates: list[int] = []
+        if id_nat.startswith("8997") and len(id_nat) == 12 and id_nat.isdigit():
+            candidates.append(int(id_nat[4:11]))
+        elif id_nat.startswith("0"):
+            widest = max(5, len(str(max(len(self.professionals) - 1, 0))))
+            tail = [id_nat[-k:] for k in range(5, widest + 1) if len(id_nat) > k]
+            candidates.extend(int(t) for t in tail if t.isdigit())
+        for index in candidates:
+            if index < len(self.professionals) and self.professionals[index].id_nat == id_nat:
+                return self.professionals[index]
+        return None
 
     def __len__(self) -> int:
         return len(self.professionals)
