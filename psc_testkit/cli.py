@@ -108,6 +108,12 @@ def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
         "psc_testkit.pytest_plugin",
         "-p",
         "no:cacheprovider",
+        # Plugins installed for the self-tests that a conformance run never uses: importing
+        # them costs every run (and each of the matrices' ~240) a few tenths of a second.
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:locust",
         "--rootdir",
         str(suite.parent),
         "--target",
