@@ -542,6 +542,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     }
     if stopped is not None:
         sys.stderr.write(stopped["reason"] + "\n")  # the one line that says why
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            # pytest.exit() would also have the terminal print the reason in a "!!! Exit: …"
+            # banner: the cause is said once, on stderr, and summed up by the verdict line.
+            terminal._keyboardinterrupt_memo = None
+            terminal._report_keyboardinterrupt = lambda: None
     if not config.getoption("--summary"):
         return
     target: Target | None = state.get("target")

@@ -56,6 +56,7 @@ def assert_stopped(result: subprocess.CompletedProcess, reports: Path, code: int
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("psc-testkit conformance: ")
     assert result.stdout.strip().splitlines()[-1].startswith("verdict: STOPPED before the checks")
+    assert lines[0].split(": ", 1)[1] not in result.stdout  # said once (no "!!! Exit" banner)
     summary = summary_of(reports)
     assert summary["exit_code"] == code and summary["checks"] == []
     assert summary["stopped"] == {"reason": lines[0], "exit_code": code, "before_checks": True}
