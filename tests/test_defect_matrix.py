@@ -111,12 +111,7 @@ def test_defect_is_caught_by_its_checks_and_nothing_else(name, clean, tmp_path):
 # MUST checks no defect can make fail, because their only failing path is a fixture (so they
 # can only error): each needs its check rewritten by the owner of its file. Listed here so the
 # test below stays exact: an entry that becomes proven must leave this list.
-UNPROVEN: dict[str, str] = {
-    "test_successful_authorization_returns_a_code": (
-        "conformance/core: it reads the `happy` fixture, whose harness.code() raises a broken "
-        "prerequisite when no code comes back, so the check's own assertion never fails"
-    ),
-}
+UNPROVEN: dict[str, str] = {}
 
 
 def must_checks(clean: dict) -> list[str]:

@@ -98,11 +98,14 @@ def post_logout_uri(target) -> str:
     return uri
 
 
-@pytest.mark.requirement("OIDCRIL-3", "MUST")
+@pytest.mark.requirement("OIDCRIL-2", "MUST")
 def test_logout_redirects_to_the_registered_uri_with_state(harness, session, target):
-    """OIDCRIL-3 MUST. With a valid id_token_hint and a registered post_logout_redirect_uri, the
-    OP redirects there; "If the state parameter was included in the logout request, the OP MUST
-    include it" (OIDF oidcc-rp-initiated-logout)."""
+    """OIDCRIL-2 MUST. state: "If included in the logout request, the OP passes this value back
+    to the RP using the state parameter when redirecting the User Agent back to the RP." (no
+    keyword: the defined meaning of the parameter, which the OIDF module oidcc-rp-initiated-
+    logout fails). RP-Initiated Logout 1.0 has no sentence that obliges the OP to redirect at
+    all, so an OP that ends on a page of its own is skipped here, not failed; a redirect to
+    the registered URI must carry the state sent."""
     uri = post_logout_uri(target)
     url = flow.logout_url(
         harness.meta,
@@ -111,13 +114,13 @@ def test_logout_redirects_to_the_registered_uri_with_state(harness, session, tar
         state="psc-testkit-logout-state",
     )
     response = log_out(harness, url, session.browser)
+    if not redirects_to(response, uri):
+        pytest.skip(f"no redirect to {uri} after logout (HTTP {response.status_code})")
     target_url = flow.parse_redirect(response.headers.get("location", ""))
     expect(
-        response.is_redirect
-        and response.headers.get("location", "").startswith(uri)
-        and target_url.params.get("state") == "psc-testkit-logout-state",
+        target_url.params.get("state") == "psc-testkit-logout-state",
         f"a redirect to {uri} with the state",
-        response.headers.get("location") or f"HTTP {response.status_code}",
+        response.headers.get("location"),
     )
 
 
@@ -138,21 +141,22 @@ def test_logout_ends_the_session(harness, session, target):
     )
 
 
-@pytest.mark.requirement("OIDCRIL-3", "MUST")
+@pytest.mark.requirement("OIDCRIL-2", "MUST")
 def test_no_state_is_echoed_when_none_was_sent(harness, session, target):
-    """OIDCRIL-3 MUST. The OP echoes state only if the RP sent one (OIDF
-    oidcc-rp-initiated-logout-no-state)."""
+    """OIDCRIL-2 MUST. state: "If included in the logout request, the OP passes this value back
+    to the RP using the state parameter when redirecting the User Agent back to the RP." — so
+    a state comes back only if the RP sent one (OIDF oidcc-rp-initiated-logout-no-state). No
+    sentence obliges the OP to redirect: without a redirect there is nothing to judge (a
+    skip); only a redirect that carries a state fails."""
     uri = post_logout_uri(target)
     url = flow.logout_url(
         harness.meta, id_token_hint=session.tokens.get("id_token"), post_logout_redirect_uri=uri
     )
     response = log_out(harness, url, session.browser)
+    if not response.is_redirect:
+        pytest.skip(f"no redirect after logout (HTTP {response.status_code})")
     params = flow.parse_redirect(response.headers.get("location", "")).params
-    expect(
-        response.is_redirect and "state" not in params,
-        "a redirect without state",
-        params or f"HTTP {response.status_code}",
-    )
+    expect("state" not in params, "a redirect without state", params)
 
 
 @pytest.mark.requirement("OIDCRIL-3", "MUST")
@@ -227,17 +231,29 @@ def control_registered_uri(harness, session, target) -> None:
         )
 
 
-@pytest.mark.requirement("OIDCRIL-2", "SHOULD")
+@pytest.mark.requirement("OIDCRIL-2", "MUST")
 def test_logout_without_hint_asks_the_user(harness, session):
-    """OIDCRIL-2 SHOULD. Without an id_token_hint the OP cannot tell the request came from the
-    RP: "the OP SHOULD ask the End-User whether to log out" rather than end the session at once
-    (OIDF oidcc-rp-initiated-logout-no-id-token-hint)."""
-    response = harness.front(harness.meta["end_session_endpoint"], session.browser)
+    """OIDCRIL-2 MUST. "At the Logout Endpoint, the OP SHOULD ask the End-User whether to log
+    out of the OP as well. Furthermore, the OP MUST ask the End-User this question if an
+    id_token_hint was not provided or if the supplied ID Token does not belong to the current
+    OP session with the RP and/or currently logged in End-User." (OIDF
+    oidcc-rp-initiated-logout-no-id-token-hint). The OP's own hops (redirects to its
+    confirmation page, self-submitting pages) are followed; the question is not answered: the
+    session must still be there, and the chain must end on a page of the OP (where the
+    question is asked), not leave it."""
+    client_uri = harness.target.primary.post_logout_redirect_uri or ""
+    first = harness.front(harness.meta["end_session_endpoint"], session.browser)
+    try:
+        response = follow(session.browser, first, client_uri, harness.http.destinations.trusts)
+    except httpx.HTTPError as exc:
+        pytest.fail(f"the logout request failed: {exc}")
+    kept = still_logged_in(harness, session.browser)
     expect(
-        still_logged_in(harness, session.browser) and not response.is_redirect,
-        "a confirmation page; the session kept until the user confirms",
-        f"HTTP {response.status_code}, session "
-        f"{'kept' if still_logged_in(harness, session.browser) else 'ended'}",
+        kept and not response.is_redirect,
+        "a question on a page of the OP; the session kept until the user answers",
+        f"HTTP {response.status_code}"
+        + (f" to {response.headers.get('location')}" if response.is_redirect else "")
+        + f", session {'kept' if kept else 'ended'}",
     )
 
 

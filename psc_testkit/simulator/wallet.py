@@ -118,6 +118,8 @@ def routes(p: Provider) -> list[Route]:
                 params["error_description"] += " (échec)"
             if "form-post-ignored" in d and request.response_mode == "form_post":
                 request.response_mode = "query"
+            if "code-in-fragment" in d and "code" in params and request.response_mode == "query":
+                request.response_mode = "fragment"
         if request.response_mode == "form_post":
             return hops(_html(pages.form_post(request.redirect_uri, params)))
         if request.response_mode == "fragment":
@@ -308,15 +310,23 @@ def routes(p: Provider) -> list[Route]:
         session = p.cookie_session(request.cookies)
         if session and "none" in auth_request.prompt and "prompt-none-refused" in p.defects:
             return fail(auth_request, "login_required", "the user must authenticate")
-        if session is not None and not needs_login(auth_request, session, hint_sub):
+        # Defects that show the login page despite prompt=none, without or with a session.
+        shows_login = "none" in auth_request.prompt and (
+            "prompt-none-shows-login" in p.defects
+            if session is None
+            else "prompt-none-with-session-shows-login" in p.defects
+        )
+        if (
+            session is not None
+            and not shows_login
+            and not needs_login(auth_request, session, hint_sub)
+        ):
             if not needs_consent(auth_request, session):
                 return succeed(auth_request, session)
             if "none" in auth_request.prompt:
                 return fail(auth_request, "consent_required", "the user must consent")
             return consent_page(auth_request, session)
-        if "none" in auth_request.prompt and not (
-            session is None and "prompt-none-shows-login" in p.defects
-        ):
+        if "none" in auth_request.prompt and not shows_login:
             error = "interaction_required" if "prompt-none-interaction-required" in q else None
             return fail(auth_request, error or "login_required", "the user must authenticate")
         tx = p.new_secret("transactions", 16)
