@@ -98,7 +98,12 @@ class Login:
 
     @property
     def prompted(self) -> bool:
-        """Whether the provider showed the user a page (asked to log in) before answering."""
+        """Whether the provider asked the user to log in before answering: the driver says
+        whether it filled a login form (a consent or self-submitting page is no login); for a
+        driver that cannot tell, whether any page was shown."""
+        login_form = getattr(self.response, "login_form", None)
+        if login_form is not None:
+            return bool(login_form)
         return any(e.status == 200 for e in self.exchanges[:-1]) or (
             len(self.exchanges) > 1 and self.exchanges[0].status == 200
         )

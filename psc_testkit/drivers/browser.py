@@ -40,6 +40,7 @@ from psc_testkit.drivers.chromium import (
     to_chromium,
     to_jar,
 )
+from psc_testkit.drivers.common import answered
 from psc_testkit.drivers.terminal import say
 from psc_testkit.evidence import Recorder
 from psc_testkit.flow import AuthorizationResponse
@@ -73,6 +74,7 @@ class _Run:
         self.budget = budget
         self.status: int | None = None  # of the last document the main frame loaded
         self.typed: list[str] = []  # selectors of the passwords typed in this login
+        self.filled = False  # a fill step ran: a login form was filled
         page.on("response", self._document)
 
     def _document(self, response: Response) -> None:
@@ -213,7 +215,10 @@ class BrowserDriver:
             if self.recorder is not None:
                 recorder = self.recorder
                 page.on("response", lambda r: record_navigation(recorder, r, callback))
-            result = self._login(_Run(page, callback, self.profile, self.budget), url, user)
+            run = _Run(page, callback, self.profile, self.budget)
+            # Without steps a person logs in: whether a login form was filled is not known.
+            outcome = self._login(run, url, user)
+            result = answered(outcome, run.filled if self.profile.steps else None)
             cookies = context.cookies()
             if self.recorder is not None:
                 for cookie in cookies:
@@ -271,6 +276,7 @@ class BrowserDriver:
         try:
             if step.action == "fill" and locator is not None:
                 locator.fill(fill(step.value or "", self.profile, user))
+                run.filled = True
                 if step.secret or locator.get_attribute("type") == "password":
                     run.typed_password(step.target)
             elif step.action == "click" and locator is not None:

@@ -4,6 +4,7 @@ back to the client."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -95,3 +96,19 @@ def no_redirect(response: httpx.Response) -> AuthorizationResponse:
         "without redirecting to the client",
         status=response.status_code,
     )
+
+
+@dataclass
+class LoginAnswer(AuthorizationResponse):
+    """An authorization response with what the driver did to obtain it: whether it filled a
+    login form on the way (None: it cannot tell, e.g. a person logged in by hand). Checks
+    that ask "was the user asked to log in?" (prompt=login, max_age) read this, not any page
+    seen: a consent page or a self-submitting page is no login."""
+
+    login_form: bool | None = None
+
+
+def answered(response: AuthorizationResponse, login_form: bool | None) -> LoginAnswer:
+    """`response`, carrying whether a login form was filled to obtain it."""
+    values = {f.name: getattr(response, f.name) for f in fields(AuthorizationResponse)}
+    return LoginAnswer(**values, login_form=login_form)

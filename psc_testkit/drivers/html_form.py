@@ -20,7 +20,7 @@ import httpx
 from psc_testkit.config import DriverProfile
 from psc_testkit.destinations import Destinations
 from psc_testkit.drivers import LoginBudget, LoginError, fill
-from psc_testkit.drivers.common import callback_of, no_redirect
+from psc_testkit.drivers.common import answered, callback_of, no_redirect
 from psc_testkit.flow import AuthorizationResponse, parse_forms
 
 SUBMIT_TYPES = {"submit", "image"}
@@ -92,8 +92,10 @@ class HtmlFormDriver:
         response = browser.get(url)
         submitted: set[frozenset[str]] = set()  # the profile's fields of each form sent
         for _ in range(self.max_steps):
+            # any(submitted): a form with the profile's fields was filled (a consent form's
+            # fields are the empty set).
             if (done := callback_of(response, redirect_uri)) is not None:
-                return done
+                return answered(done, any(submitted))
             if response.is_redirect and response.headers.get("location"):
                 location = urljoin(str(response.url), response.headers["location"])
                 self._go(location)
@@ -102,7 +104,7 @@ class HtmlFormDriver:
             if response.status_code != 200 or "html" not in response.headers.get(
                 "content-type", ""
             ):
-                return no_redirect(response)
+                return answered(no_redirect(response), any(submitted))
             forms = parse_forms(response.text)
             form = next(
                 (f for f in forms if any(i.get("name") in self.fields for i in f["inputs"])), None
@@ -110,7 +112,7 @@ class HtmlFormDriver:
             if form is None:
                 form = next((f for f in forms if f["method"].lower() == "post"), None)
             if form is None:
-                return no_redirect(response)
+                return answered(no_redirect(response), any(submitted))
             action = urljoin(str(response.url), form["action"] or str(response.url))
             filled = frozenset(
                 i.get("name") for i in form["inputs"] if i.get("name") in self.fields

@@ -11,7 +11,7 @@ import httpx
 
 from psc_testkit.config import DriverProfile
 from psc_testkit.drivers import LoginError
-from psc_testkit.drivers.common import callback_of, follow, no_redirect
+from psc_testkit.drivers.common import answered, callback_of, follow, no_redirect
 from psc_testkit.flow import AuthorizationResponse, parse_forms
 
 TX = re.compile(r'name="tx" value="([^"]+)"')
@@ -35,13 +35,13 @@ class SimulatorDriver:
             # Redirect hops and self-submitting pages inside the provider, as a browser does.
             response = follow(browser, response, redirect_uri)
             if (done := callback_of(response, redirect_uri)) is not None:
-                return done  # silent when the SSO session answered
+                return answered(done, logged_in)  # silent when the SSO session answered
             if response.status_code != 200:
                 if logged_in and response.status_code in (400, 401):
                     raise LoginError(
                         f"the simulator refused the login of {user}: HTTP {response.status_code}"
                     )
-                return no_redirect(response)
+                return answered(no_redirect(response), logged_in)
             page = response.text
             if 'id="ecps-pending"' in page:
                 if time.monotonic() > deadline:
@@ -63,5 +63,5 @@ class SimulatorDriver:
                 data = {i["name"]: i.get("value", "") for i in consent["inputs"] if i.get("name")}
                 response = browser.post(urljoin(str(response.url), consent["action"]), data=data)
             else:
-                return no_redirect(response)
+                return answered(no_redirect(response), logged_in)
         raise LoginError(f"no way back to the client after {MAX_PAGES} pages")

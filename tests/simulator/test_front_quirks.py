@@ -115,6 +115,12 @@ def test_the_client_core_gets_through_every_hop(through):
     try:
         login = harness.code()
         assert len(login.code) == 1000 and login.response.params["session_state"]
+        assert login.prompted  # the driver filled the login form
+        # A consent page and an auto-submitting page (HTTP 200 both) are no login: prompted
+        # reads the driver's word, not "a page was shown".
+        consent = harness.authorize(harness.authorization_request(extra={"prompt": "consent"}))
+        assert consent.code and not consent.prompted
+        assert [e for e in consent.exchanges[:-1] if e.status == 200]
         tokens = harness.exchange(login)
         assert tokens.ok, tokens.response.text
         # Silent answers come back through the hops too: attempt follows the chain.
