@@ -283,6 +283,17 @@ def authenticate(client: ClientProfile, audience: str) -> tuple[dict[str, str], 
     return {}, {"client_id": client.client_id}  # tls_client_auth and public clients
 
 
+def endpoint_for(meta: dict, name: str, client: ClientProfile | None) -> str:
+    """Where `client` sends a request to the endpoint `name`: a client presenting a certificate
+    uses the endpoint's mTLS alias when the provider advertises one (RFC 8705 §5: the aliases
+    are the endpoints "to be used ... by clients intending to use mutual TLS")."""
+    if client is not None and client.tls_cert_file is not None:
+        aliases = meta.get("mtls_endpoint_aliases")
+        if isinstance(aliases, dict) and isinstance(aliases.get(name), str):
+            return aliases[name]
+    return meta[name]
+
+
 def _back(url: str, client: ClientProfile, audience: str, form: dict[str, str]) -> HttpRequest:
     headers, fields = authenticate(client, audience)
     return HttpRequest("POST", url, headers, {**fields, **form}, client_id=client.client_id)
@@ -307,7 +318,7 @@ def token_request(
     form.update({k: v for k, v in extra.items() if v is not None})
     for name in [k for k, v in extra.items() if v is None]:
         form.pop(name, None)
-    return _back(meta["token_endpoint"], client, meta["token_endpoint"], form)
+    return _back(endpoint_for(meta, "token_endpoint", client), client, meta["token_endpoint"], form)
 
 
 def refresh_request(
@@ -316,7 +327,7 @@ def refresh_request(
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     if scope:
         form["scope"] = scope
-    return _back(meta["token_endpoint"], client, meta["token_endpoint"], form)
+    return _back(endpoint_for(meta, "token_endpoint", client), client, meta["token_endpoint"], form)
 
 
 def userinfo_request(meta: dict, access_token: str, how: str = "get") -> HttpRequest:
@@ -334,7 +345,7 @@ def introspection_request(
 ) -> HttpRequest:
     form = {"token": token, **({"token_type_hint": hint} if hint else {})}
     url = meta["introspection_endpoint"]
-    return _back(url, client, url, form)
+    return _back(endpoint_for(meta, "introspection_endpoint", client), client, url, form)
 
 
 def revocation_request(
@@ -342,7 +353,7 @@ def revocation_request(
 ) -> HttpRequest:
     form = {"token": token, **({"token_type_hint": hint} if hint else {})}
     url = meta["revocation_endpoint"]
-    return _back(url, client, url, form)
+    return _back(endpoint_for(meta, "revocation_endpoint", client), client, url, form)
 
 
 def ciba_request(
@@ -364,12 +375,13 @@ def ciba_request(
         if value is not None:
             form[key] = value
     url = meta["backchannel_authentication_endpoint"]
-    return _back(url, client, url, form)
+    alias = endpoint_for(meta, "backchannel_authentication_endpoint", client)
+    return _back(alias, client, url, form)
 
 
 def ciba_token_request(meta: dict, client: ClientProfile, auth_req_id: str) -> HttpRequest:
     form = {"grant_type": CIBA_GRANT, "auth_req_id": auth_req_id}
-    return _back(meta["token_endpoint"], client, meta["token_endpoint"], form)
+    return _back(endpoint_for(meta, "token_endpoint", client), client, meta["token_endpoint"], form)
 
 
 def logout_url(meta: dict, **params: str | None) -> str:

@@ -426,8 +426,11 @@ class Harness:
     ) -> httpx.Response:
         request = flow.userinfo_request(self.meta, access_token, how)
         if client_id:
+            # A client with a certificate calls the resource at its mTLS alias (RFC 8705 §5).
+            client = next((c for c in self.target.clients if c.client_id == client_id), None)
+            url = flow.endpoint_for(self.meta, "userinfo_endpoint", client)
             request = flow.HttpRequest(
-                request.method, request.url, request.headers, request.form, client_id
+                request.method, url, request.headers, request.form, client_id
             )
         return self.send(request)
 

@@ -45,6 +45,15 @@ SESSION_COOKIE = "KEYCLOAK_IDENTITY"
 class Endpoints:
     issuer: str
     wallet_origin: str
+    # The mtls-aliases quirk: the issuer's endpoints again on a port of their own, the only
+    # one where client certificates count.
+    mtls_issuer: str | None = None
+
+    def mtls(self, url: str) -> str:
+        """`url`'s mTLS alias (the URL itself when there is no alias listener)."""
+        if self.mtls_issuer is None or not url.startswith(self.issuer):
+            return url
+        return self.mtls_issuer + url[len(self.issuer) :]
 
     @property
     def authorization(self) -> str:
@@ -234,6 +243,7 @@ class Provider:
         *,
         nonce: str | None,
         refresh_parent: RefreshToken | None = None,
+        rotate: bool = True,
     ) -> dict:
         """The token response for a grant: a JWT access token, a rotated refresh token (the
         same one again when not `rotate`) and, when `openid` was granted, an ID token."""
@@ -246,7 +256,6 @@ class Provider:
         session.last_seen = now
         user = session.user
         sub = self.subject(session)
-        rotate: bool = True,
         acr = self.acr(session.auth_mode)
         jti = new_id(16)
         access_claims = {
@@ -274,6 +283,8 @@ class Provider:
             access_claims["cnf"] = {"x5t#S256": thumbprint}
         if "access-token-alg-none" in self.defects:
             access_token = jwt.encode(access_claims, None, algorithm="none")
+        elif "opaque-access-tokens" in self.quirks:
+            access_token = new_id(32)  # the claims stay on the server, for introspection
         else:
             access_token = self.keys.sign(access_claims)
         if "access-token-control-character" in self.defects:
@@ -288,8 +299,6 @@ class Provider:
         refresh_exp = min(now + s.refresh_token_lifetime, session.created + s.session_max)
         if refresh_parent is not None and ("refresh-not-rotated" in self.defects or not rotate):
             refresh = refresh_parent
-        elif "opaque-access-tokens" in self.quirks:
-            access_token = new_id(32)  # the claims stay on the server, for introspection
         else:
             value = self.new_secret("refresh_tokens", 32)
             if "refresh-token-control-character" in self.defects:
@@ -371,6 +380,10 @@ class Provider:
             user = session.user
             claims.update(psc_claims.EXTRA_USERINFO, preferred_username=user.id_nat)
             claims["email_verified"] = False
+        if "no-at-hash" in self.quirks:
+            del claims["at_hash"]
+        if "id-token-azp-and-sid" in self.quirks:
+            claims["aud"] = [client.client_id]  # OIDC Core §2: an array in the general case
         if self.defects:
             self._break_id_token(claims, access_token, session)
         d = self.defects
@@ -386,10 +399,6 @@ class Provider:
     def _break_id_token(self, claims: dict, access_token: str, session: Session) -> None:
         """ID token defects: each alters one claim as a faulty provider would."""
         d = self.defects
-        if "no-at-hash" in self.quirks:
-            del claims["at_hash"]
-        if "id-token-azp-and-sid" in self.quirks:
-            claims["aud"] = [client.client_id]  # OIDC Core §2: an array in the general case
         if "nonce-not-echoed" in d:
             claims.pop("nonce", None)
         if "nonce-invented" in d:

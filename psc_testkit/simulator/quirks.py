@@ -14,8 +14,10 @@ behaviour is. A few quirks act on the profile the suite reads rather than on the
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,83 @@ _ALL: list[Quirk] = [
        "minutes apart (PSC access tokens live 120 s).",
        f"before each new authorization request, {HUMAN_PACE:.0f} s pass for everything "
        "issued so far (tokens, codes, the SSO session): earlier access tokens have expired"),
+    _q("mtls-client-first", "A profile lists its clients in any order; RFC 8705 §2: only a "
+       "tls_client_auth client authenticates with its certificate, so a request made "
+       "\"without a client certificate\" must present none whichever client comes first.",
+       "the profile's tls_client_auth client is listed first (the run's primary client)",
+       profile=True),
+    _q("mtls-aliases", "RFC 8705 §5: \"the authorization server ... MAY use a different "
+       "host, port, or path for the mTLS endpoints ... mtls_endpoint_aliases\"; a client "
+       "intending to use mutual TLS uses the alias when one is present.",
+       "the token, userinfo, introspection, revocation and CIBA endpoints answer mTLS on "
+       "another port (mtls_endpoint_aliases); certificates presented to the others are not seen"),
+    _q("gzip-responses", "RFC 9110 §8.4.1 and §12.5.3: a server may apply a content coding "
+       "the request's Accept-Encoding lists (the suite sends gzip, deflate, br).",
+       "every response body is gzip-encoded (Content-Encoding: gzip)"),
+    _q("connection-close", "RFC 9112 §9.6: \"A server that does not support persistent "
+       "connections MUST send the 'close' connection option in every response message\".",
+       "every response carries Connection: close and the server closes the connection"),
+    # Front channel (authorization, login, logout)
+    _q("error-page-400", "OIDF oidcc-response-type-missing: \"The authorization server should "
+       "display an error saying the response type is missing\" (an error page, screenshot, or "
+       "an error redirect); FAPI2 ...EnsureResponseTypeTokenFails and ...EnsurePKCERequired "
+       "accept an error page the same way.",
+       "a missing or unsupported response_type and a PKCE error (no code_challenge for a "
+       "public client, a bad challenge or method) get an HTML error page, HTTP 400, no redirect"),
+    _q("error-page-200", "As error-page-400: the OIDF accepts an error page, whatever its "
+       "status (it asks for a screenshot).",
+       "as error-page-400, but the error page answers HTTP 200"),
+    _q("redirect-hops", "RFC 6749 §1.7: \"While the examples in this specification show the "
+       "use of the HTTP 302 status code, any other method available via the user-agent to "
+       "accomplish this redirection is allowed and is considered to be an implementation "
+       "detail.\"",
+       "2-3 redirects (302 then 303) through internal URLs of the wallet host before the login "
+       "page and again before every response to the client"),
+    _q("consent-page", "OIDC Core §3.1.2.4: \"the Authorization Server MUST obtain an "
+       "authorization decision before releasing information to the Relying Party. When "
+       "permitted by the request parameters used, this MAY be done through an interactive "
+       "dialogue with the End-User\".",
+       "after login, a consent page (a form the user submits) before the response; granted "
+       "once per client and SSO session (prompt=none before that: consent_required)"),
+    _q("prompt-login-delayed", "OIDC Core §3.1.2.1 prompt=login: \"The Authorization Server "
+       "SHOULD prompt the End-User for reauthentication\": prompting a session only seconds "
+       "old again is a SHOULD (warned); §3.1.2.3's \"MUST reauthenticate the End-User even "
+       "if the End-User is already authenticated\" is judged on a session 10 s old, which "
+       "this quirk does reauthenticate.",
+       "prompt=login asks to log in again only when the session is 5 s old or more (simulator "
+       "clock); a fresher session answers silently",
+       "test_prompt_login_asks_for_authentication_again"),
+    _q("authorization-response-extra-params", "RFC 6749 §4.1.2: \"The client MUST ignore "
+       "unrecognized response parameters.\" (Keycloak adds session_state, OIDC Session "
+       "Management §2.1).",
+       "every authorization response carries session_state and another unknown parameter, "
+       "its parameters in another order (iss first, state last)"),
+    _q("logout-confirmation-page", "OIDC RP-Initiated Logout §2: \"At the Logout Endpoint, "
+       "the OP SHOULD ask the End-User whether to log out of the OP as well\": asking is "
+       "allowed even with a valid id_token_hint.",
+       "RP-initiated logout always shows a confirmation form, even with a valid "
+       "id_token_hint; the logout happens once the user submits it"),
+    _q("auto-submit-hop", "RFC 6749 §1.7: any redirection method available via the "
+       "user-agent is allowed; an auto-submitting form is one (as OAuth 2.0 Form Post "
+       "Response Mode uses).",
+       "after login the OP answers HTTP 200 with an auto-submitting form (onload) that POSTs "
+       "to an internal URL, which then redirects to the client"),
+    _q("long-codes", "RFC 6749 §4.1.2: \"The authorization code string size is left "
+       "undefined by this specification. The client should avoid making assumptions about "
+       "code value sizes. The authorization server SHOULD document the size of any value it "
+       "issues.\"",
+       "authorization codes of 1,000 characters"),
+    _q("login-cookie", "RFC 6749 §3.1: \"The way in which the authorization server "
+       "authenticates the resource owner (e.g., username and password login, session "
+       "cookies) is beyond the scope of this specification.\" (Keycloak's AUTH_SESSION_ID, "
+       "LemonLDAP::NG's lemonldappdata).",
+       "the login page sets a cookie the login form's POST must bring back; without it: "
+       "\"Cookie not found. Please make sure cookies are enabled in your browser.\" (HTTP 400)"),
+    _q("prompt-none-interaction-required", "OIDC Core §3.1.2.6: \"interaction_required ... "
+       "This error MAY be returned when the prompt parameter value in the Authentication "
+       "Request is none, but the Authentication Request cannot be completed without "
+       "displaying a user interface for End-User interaction.\"",
+       "prompt=none without a session answers interaction_required instead of login_required"),
     # Back channel (token, refresh, userinfo, introspection, CIBA)
     _q("refresh-no-scope", "RFC 6749 §5.1: scope \"OPTIONAL, if identical to the scope "
        "requested by the client; otherwise, REQUIRED\".",
@@ -164,69 +243,19 @@ _ALL: list[Quirk] = [
        "was requested (fact sheet §2.3), 2026 ones eidas2 (§7).",
        "a CPS card login gets acr eidas3 (the 2021-2023 BAS value) instead of the profile's "
        "[simulator] acr.cps"),
-    # Front channel (authorization, login, logout)
-    _q("error-page-400", "OIDF oidcc-response-type-missing: \"The authorization server should "
-       "display an error saying the response type is missing\" (an error page, screenshot, or "
-       "an error redirect); FAPI2 ...EnsureResponseTypeTokenFails and ...EnsurePKCERequired "
-       "accept an error page the same way.",
-       "a missing or unsupported response_type and a PKCE error (no code_challenge for a "
-       "public client, a bad challenge or method) get an HTML error page, HTTP 400, no redirect"),
-    _q("error-page-200", "As error-page-400: the OIDF accepts an error page, whatever its "
-       "status (it asks for a screenshot).",
-       "as error-page-400, but the error page answers HTTP 200"),
-    _q("redirect-hops", "RFC 6749 §1.7: \"While the examples in this specification show the "
-       "use of the HTTP 302 status code, any other method available via the user-agent to "
-       "accomplish this redirection is allowed and is considered to be an implementation "
-       "detail.\"",
-       "2-3 redirects (302 then 303) through internal URLs of the wallet host before the login "
-       "page and again before every response to the client"),
-    _q("consent-page", "OIDC Core §3.1.2.4: \"the Authorization Server MUST obtain an "
-       "authorization decision before releasing information to the Relying Party. When "
-       "permitted by the request parameters used, this MAY be done through an interactive "
-       "dialogue with the End-User\".",
-       "after login, a consent page (a form the user submits) before the response; granted "
-       "once per client and SSO session (prompt=none before that: consent_required)"),
-    _q("prompt-login-delayed", "OIDC Core §3.1.2.1 prompt=login: \"The Authorization Server "
-       "SHOULD prompt the End-User for reauthentication. If it cannot reauthenticate the "
-       "End-User, it MUST return an error\": reauthenticating is a SHOULD.",
-       "prompt=login asks to log in again only when the session is 5 s old or more (simulator "
-       "clock); a fresher session answers silently",
-       "test_prompt_login_asks_for_authentication_again"),
-    _q("authorization-response-extra-params", "RFC 6749 §4.1.2: \"The client MUST ignore "
-       "unrecognized response parameters.\" (Keycloak adds session_state, OIDC Session "
-       "Management §2.1).",
-       "every authorization response carries session_state and another unknown parameter, "
-       "its parameters in another order (iss first, state last)"),
-    _q("logout-confirmation-page", "OIDC RP-Initiated Logout §2: \"At the Logout Endpoint, "
-       "the OP SHOULD ask the End-User whether to log out of the OP as well\": asking is "
-       "allowed even with a valid id_token_hint.",
-       "RP-initiated logout always shows a confirmation form, even with a valid "
-       "id_token_hint; the logout happens once the user submits it"),
-    _q("auto-submit-hop", "RFC 6749 §1.7: any redirection method available via the "
-       "user-agent is allowed; an auto-submitting form is one (as OAuth 2.0 Form Post "
-       "Response Mode uses).",
-       "after login the OP answers HTTP 200 with an auto-submitting form (onload) that POSTs "
-       "to an internal URL, which then redirects to the client"),
-    _q("long-codes", "RFC 6749 §4.1.2: \"The authorization code string size is left "
-       "undefined by this specification. The client should avoid making assumptions about "
-       "code value sizes. The authorization server SHOULD document the size of any value it "
-       "issues.\"",
-       "authorization codes of 1,000 characters"),
-    _q("login-cookie", "RFC 6749 §3.1: \"The way in which the authorization server "
-       "authenticates the resource owner (e.g., username and password login, session "
-       "cookies) is beyond the scope of this specification.\" (Keycloak's AUTH_SESSION_ID, "
-       "LemonLDAP::NG's lemonldappdata).",
-       "the login page sets a cookie the login form's POST must bring back; without it: "
-       "\"Cookie not found. Please make sure cookies are enabled in your browser.\" (HTTP 400)"),
-    _q("prompt-none-interaction-required", "OIDC Core §3.1.2.6: \"interaction_required ... "
-       "This error MAY be returned when the prompt parameter value in the Authentication "
-       "Request is none, but the Authentication Request cannot be completed without "
-       "displaying a user interface for End-User interaction.\"",
-       "prompt=none without a session answers interaction_required instead of login_required"),
 ]
 # fmt: on
 
 QUIRKS: dict[str, Quirk] = {q.name: q for q in _ALL}
+
+
+def apply_to_profile(target: Any, names: list[str] | tuple[str, ...]) -> Any:
+    """The profile (config.Target) as the profile quirks among `names` change it."""
+    if "mtls-client-first" in names:
+        first = [c for c in target.clients if c.auth_method == "tls_client_auth"]
+        rest = [c for c in target.clients if c.auth_method != "tls_client_auth"]
+        target = dataclasses.replace(target, clients=tuple(first + rest))
+    return target
 
 
 class UnknownQuirk(ValueError):
