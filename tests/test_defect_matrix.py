@@ -9,13 +9,12 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from psc_testkit.simulator.defects import DEFECTS, Defect, markdown
+from tests import suite_server
 
 ROOT = Path(__file__).resolve().parent.parent
 # A check catches a defect by failing (or warning, for a SHOULD). A skip or an error is not a
@@ -25,17 +24,19 @@ BAD = {"failed", "error", "warning"}
 
 
 def run_suite(reports: Path, defect: str | None = None, quirk: str | None = None) -> dict:
-    command = [sys.executable, "-m", "psc_testkit", "conformance", "--reports", str(reports)]
+    """A real `psc-testkit conformance` run (tests/suite_server.py forks it from a process that
+    imported the suite once). No Allure results: the matrices judge summary.json."""
+    argv = ["conformance", "--reports", str(reports), "--no-allure"]
     if defect:
-        command += ["--defect", defect]
+        argv += ["--defect", defect]
     if quirk:
-        command += ["--quirk", quirk]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        argv += ["--quirk", quirk]
+    code, output = suite_server.run(argv, timeout=300)
     summary = reports / "summary.json"
-    assert summary.exists(), f"no summary (exit {result.returncode}):\n{result.stdout[-3000:]}"
+    assert summary.exists(), f"no summary (exit {code}):\n{output[-3000:]}"
     data = json.loads(summary.read_text())
-    data["exit_code"] = result.returncode
-    data["output"] = result.stdout[-4000:]
+    data["exit_code"] = code
+    data["output"] = output[-4000:]
     return data
 
 

@@ -91,7 +91,9 @@ redirect_uri = "http://127.0.0.1:8080/callback"
         conformance = run(
             "conformance", "--target", str(profile), "--reports", str(reports), "--certify"
         )
-        assert conformance.returncode == 0, conformance.stdout[-3000:]
+        # 4: the run held, and its certificate is INCOMPLETE (this profile has fewer clients
+        # than the suite can use); a failure or a stopped run would be 1, 2 or 3.
+        assert conformance.returncode in (0, 4), conformance.stdout[-3000:]
         printed["conformance (terminal)"] = conformance.stdout + conformance.stderr
         load = run(
             "load",
