@@ -14,7 +14,6 @@ redacted, and what it takes from the profile is redacted by field name once more
 from __future__ import annotations
 
 import argparse
-import ast
 import difflib
 import hashlib
 import json
@@ -83,24 +82,12 @@ def catalogue(root: Path = ROOT) -> dict[str, str]:
     """Every requirement the suite's checks verify, with its level (MUST when any of its checks
     is a MUST), read from the `requirement(id, level)` markers of conformance/ — so a run that
     deselected checks (`-- -k ...`) still has the whole suite to answer to."""
+    from psc_testkit.check_table import checks
+
     found: dict[str, str] = {}
-    for path in sorted((root / "conformance").rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "requirement"
-                and isinstance(node.func.value, ast.Attribute)
-                and node.func.value.attr == "mark"
-                and len(node.args) == 2
-                and all(isinstance(a, ast.Constant) for a in node.args)
-            ):
-                continue
-            requirement, level = (str(a.value) for a in node.args)  # type: ignore[attr-defined]
-            if found.get(requirement) != "MUST":
-                found[requirement] = level
+    for check in checks(root):
+        if found.get(check.requirement) != "MUST":
+            found[check.requirement] = check.level
     return dict(sorted(found.items()))
 
 

@@ -35,17 +35,22 @@ class Check:
         return "OP (PSC)" if self.requirement.startswith("PSC-") else "OP"
 
 
-def _requirement(node: ast.FunctionDef) -> tuple[str, str] | None:
-    for decorator in node.decorator_list:
+def requirement_markers(node: ast.AST) -> list[tuple[str, str]]:
+    """Every `requirement(id, level)` marker under `node`: on the function, or on its
+    `pytest.param(..., marks=...)` (a parametrized check may name one requirement per case)."""
+    found = []
+    for call in ast.walk(node):
         if (
-            isinstance(decorator, ast.Call)
-            and isinstance(decorator.func, ast.Attribute)
-            and decorator.func.attr == "requirement"
-            and len(decorator.args) == 2
-            and all(isinstance(a, ast.Constant) for a in decorator.args)
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "requirement"
+            and isinstance(call.func.value, ast.Attribute)
+            and call.func.value.attr == "mark"
+            and len(call.args) == 2
+            and all(isinstance(a, ast.Constant) for a in call.args)
         ):
-            return tuple(str(a.value) for a in decorator.args)  # type: ignore[attr-defined, return-value]
-    return None
+            found.append(tuple(str(a.value) for a in call.args))  # type: ignore[attr-defined]
+    return found  # type: ignore[return-value]
 
 
 def _sentence(doc: str, requirement: str) -> str:
@@ -64,12 +69,13 @@ def checks(root: Path = ROOT) -> list[Check]:
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
                 continue
-            marker = _requirement(node)
-            if marker is None:
-                continue
             doc = ast.get_docstring(node) or ""
             rel = path.relative_to(root / "conformance").as_posix()
-            found.append(Check(rel, node.name, *marker, _sentence(doc, marker[0])))
+            markers = dict.fromkeys(
+                marker for d in node.decorator_list for marker in requirement_markers(d)
+            )
+            for requirement, level in markers:
+                found.append(Check(rel, node.name, requirement, level, _sentence(doc, requirement)))
     return found
 
 

@@ -574,39 +574,29 @@ _MEMBER_BREAKS: dict[str, tuple[str, ...]] = {
 
 def discovery_families() -> list[Defect]:
     found = []
-    for member in REQUIRED_MEMBERS:
-        found.append(
-            Defect(
-                missing_member(member),
-                "OIDCD-3",
-                f"discovery omits the REQUIRED {member}",
-                (f"test_required_member_is_present[{member}]",),
-                _MEMBER_BREAKS.get(member, ()),
-                prerequisite=member,
+    # (members, defect name, requirement, what the member becomes, the check that catches it)
+    families = (
+        (REQUIRED_MEMBERS, missing_member, "OIDCD-3", "discovery omits the REQUIRED {}",
+         "test_required_member_is_present"),
+        (LIST_MEMBERS, member_as_string, "RFC8414-2",
+         "{} is a space-separated string, not a JSON array",
+         "test_list_member_is_an_array_of_strings"),
+        (BOOLEAN_MEMBERS, member_as_string, "OIDCD-3",
+         '{} is the string "true" or "false", not a JSON boolean',
+         "test_boolean_member_is_a_boolean"),
+    )  # fmt: skip
+    for members, name, requirement, description, check in families:
+        for member in members:
+            found.append(
+                Defect(
+                    name(member),
+                    requirement,
+                    description.format(member),
+                    (f"{check}[{member}]",),
+                    _MEMBER_BREAKS.get(member, ()),
+                    prerequisite=member,
+                )
             )
-        )
-    for member in LIST_MEMBERS:
-        found.append(
-            Defect(
-                member_as_string(member),
-                "RFC8414-2",
-                f"{member} is a space-separated string, not a JSON array",
-                (f"test_list_member_is_an_array_of_strings[{member}]",),
-                _MEMBER_BREAKS.get(member, ()),
-                prerequisite=member,
-            )
-        )
-    for member in BOOLEAN_MEMBERS:
-        found.append(
-            Defect(
-                member_as_string(member),
-                "OIDCD-3",
-                f'{member} is the string "true" or "false", not a JSON boolean',
-                (f"test_boolean_member_is_a_boolean[{member}]",),
-                _MEMBER_BREAKS.get(member, ()),
-                prerequisite=member,
-            )
-        )
     for member in LOCALE_MEMBERS:
         found.append(
             Defect(
