@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Pass extra arguments through, e.g. `make simulator ARGS='--defect nonce-not-echoed'`.
 ARGS   ?=
 
-.PHONY: all test conformance load simulator bench lint format report interop profile-check clean
+.PHONY: all test conformance load simulator bench lint format report interop keycloak keycloak-dist profile-check clean
 
 all: test
 
@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	@touch $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 $(ARGS)
+# The Keycloak tests share one Keycloak on one worker (--dist loadgroup); without Java or the
+# download they are skipped, saying why.
+test: $(STAMP) keycloak-dist
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(ARGS)
 
 conformance: $(STAMP)
 	$(BIN)/psc-testkit conformance $(if $(TARGET),--target $(TARGET)) $(if $(DEFECT),--defect $(DEFECT)) $(if $(QUIRK),--quirk $(QUIRK)) $(ARGS)
@@ -55,10 +57,23 @@ report: $(STAMP)
 	else echo "make report: Node.js (npm) is not installed: writing summary.html only"; fi
 	$(BIN)/psc-testkit report $(ARGS)
 
-# panva's oidc-provider (npm, pinned in package-lock.json) as a certified PSC stand-in.
-interop: $(STAMP)
+# The certified providers as PSC stand-ins, each held to interop/<provider>/expected-results.toml:
+# panva's oidc-provider (npm, pinned in package-lock.json) and Keycloak (Maven Central, pinned).
+# PROVIDER=oidc-provider or PROVIDER=keycloak runs one.
+interop: $(STAMP) keycloak-dist
 	@test -d node_modules/oidc-provider || npm ci --no-audit --no-fund --silent
-	$(BIN)/psc-testkit interop $(ARGS)
+	$(BIN)/psc-testkit interop --provider $(or $(PROVIDER),all) $(ARGS)
+
+# Keycloak's server distribution (org.keycloak:keycloak-quarkus-dist, the version pinned in
+# psc_testkit/interop/keycloak.py), downloaded with Maven once into .cache/keycloak and built;
+# later calls reuse it. Needs Java 21+ (JAVA_HOME, or the newest JDK in /usr/lib/jvm). A failure
+# is said in one line and does not stop `make test`: the Keycloak tests then skip with the reason.
+keycloak-dist: $(STAMP)
+	-@$(BIN)/python -m psc_testkit.interop.keycloak fetch
+
+# Keycloak with the esante-wallet realm on 127.0.0.1 (HTTPS, local CA); prints its profile.
+keycloak: $(STAMP) keycloak-dist
+	$(BIN)/psc-testkit interop --provider keycloak --serve
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

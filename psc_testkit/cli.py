@@ -239,7 +239,14 @@ def cmd_profile_check(args: argparse.Namespace) -> int:
 def cmd_interop(args: argparse.Namespace, extra: list[str]) -> int:
     from psc_testkit import interop
 
-    return interop.run(Path(args.expected), Path(args.reports), extra, serve=args.serve)
+    names = list(interop.PROVIDERS) if args.provider == "all" else [args.provider]
+    if args.serve:
+        if len(names) > 1:
+            print("psc-testkit interop: --serve starts one provider: name it", file=sys.stderr)
+            return 2
+        return interop.serve(names[0])
+    expected = Path(args.expected) if args.expected else None
+    return interop.run(names, Path(args.reports), extra, expected)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -432,15 +439,22 @@ def parser() -> argparse.ArgumentParser:
 
     interop = commands.add_parser(
         "interop",
-        help="run the suite against panva's oidc-provider (certified) as a PSC stand-in",
-        description="Start oidc-provider (npm, pinned in package-lock.json) on 127.0.0.1, run "
-        "the whole suite against it through the html_form driver and hold the results to the "
-        "expected-results file. Exit 0 when every outcome is as expected.",
+        help="run the suite against real providers (oidc-provider, Keycloak) as PSC stand-ins",
+        description="Start panva's oidc-provider (npm, pinned in package-lock.json) or Keycloak "
+        "(Maven Central, pinned; `make keycloak-dist`) on 127.0.0.1, run the whole suite against "
+        "it through the html_form driver and hold the results to its expected-results file "
+        "(interop/<provider>/expected-results.toml). Exit 0 when every outcome is as expected.",
+    )
+    interop.add_argument(
+        "--provider",
+        choices=["oidc-provider", "keycloak", "all"],
+        default="oidc-provider",
+        help="which provider (default: %(default)s; all: each in turn)",
     )
     interop.add_argument(
         "--expected",
-        default="interop/oidc-provider/expected-results.toml",
-        help="expected-results file (default: %(default)s)",
+        default=None,
+        help="expected-results file (default: interop/<provider>/expected-results.toml)",
     )
     interop.add_argument("--reports", default="reports/interop", help="default: %(default)s")
     interop.add_argument(

@@ -102,6 +102,9 @@ class Target:
     timeout: float = 10.0
     simulator: bool = False
     control_origin: str | None = None  # the simulator's control API, when the target is it
+    # Where the checks answer CIBA requests as the professional's phone would (POST
+    # {"login_hint", "decision"}): a Keycloak's authentication channel served by the suite.
+    ciba_phone_url: str | None = None
     # PSC: the sandbox's EDIT test identities are accepted as idNat only where this is set.
     sandbox: bool = False
     # PSC claim checks run over this many test professionals, not one.
@@ -158,6 +161,7 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
             "safe",
             "trusted_hosts",
             "allow_plain_http",
+            "ciba_phone_url",
         }
     ),
     # Free-form sub-tables, checked elsewhere: fields (form field names), steps (_step), and
@@ -537,6 +541,7 @@ def load_target(path: Path, *, require_secrets: bool = True, **runtime: str) -> 
         timeout=float(table.get("timeout", 10.0)),
         simulator=bool(table.get("simulator", False)),
         control_origin=runtime.get("control_origin"),
+        ciba_phone_url=table.get("ciba_phone_url"),
         sandbox=bool(table.get("sandbox", False)),
         psc_sample_size=int(table.get("psc_sample_size", 3)),
         safe=_flag(table, "safe", f"{path}: [target]"),

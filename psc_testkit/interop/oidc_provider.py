@@ -11,14 +11,11 @@ its verdict and a one-line reason, and every entry of that file must still happe
 
 from __future__ import annotations
 
-import contextlib
-import fnmatch
 import json
 import secrets
 import shutil
 import subprocess
 import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -31,7 +28,7 @@ from psc_testkit.child import AnnouncingChild, ChildStartError
 from psc_testkit.simulator import annuaire, claims
 from psc_testkit.simulator.tls import LocalCA, subject_dn
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "interop" / "oidc-provider" / "server.mjs"
 EXPECTED = ROOT / "interop" / "oidc-provider" / "expected-results.toml"
 REDIRECT = "http://127.0.0.1:8080/callback"
@@ -258,108 +255,3 @@ post_logout_redirect_uri = "{LOGGED_OUT}"
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-@dataclass(frozen=True)
-class Expected:
-    check: str  # a node id, or an fnmatch pattern over node ids
-    verdict: str
-    reason: str
-
-
-def load_expected(path: Path = EXPECTED) -> list[Expected]:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    entries = []
-    for index, raw in enumerate(data.get("expected", [])):
-        missing = {"check", "verdict", "reason"} - raw.keys()
-        if missing:
-            raise ValueError(f"{path}: expected[{index}] lacks {', '.join(sorted(missing))}")
-        entries.append(Expected(raw["check"], raw["verdict"], raw["reason"]))
-    return entries
-
-
-@dataclass
-class Comparison:
-    unexpected: list[str] = field(default_factory=list)  # a check that should have passed
-    stale: list[str] = field(default_factory=list)  # an expected outcome that did not happen
-    as_expected: list[tuple[str, Expected]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.unexpected and not self.stale
-
-
-def matches(check: str, pattern: str) -> bool:
-    """`*` and `?` are wildcards; brackets are literal, as in parametrised ids (`x[cps]`)."""
-    return fnmatch.fnmatchcase(check, pattern.replace("[", "[[]"))
-
-
-def compare(summary: dict, expected: list[Expected]) -> Comparison:
-    result = Comparison()
-    matched: set[Expected] = set()
-    for check in summary["checks"]:
-        entry = next((e for e in expected if matches(check["check"], e.check)), None)
-        verdict = check["verdict"]
-        if entry is None:
-            # A skip says the provider does not offer a feature (CIBA, plain PKCE…): allowed.
-            if verdict not in ("passed", "skipped"):
-                first = (check["message"] or "").strip().splitlines()[:1]
-                result.unexpected.append(f"{check['check']}: {verdict}: {' '.join(first)}")
-            continue
-        matched.add(entry)
-        if verdict == entry.verdict:
-            result.as_expected.append((check["check"], entry))
-        else:
-            result.unexpected.append(
-                f"{check['check']}: {verdict}, expected {entry.verdict} ({entry.reason})"
-            )
-    for entry in expected:
-        if entry not in matched:
-            result.stale.append(f"{entry.check}: listed as {entry.verdict} but did not run")
-    return result
-
-
-def run(expected_file: Path, reports: Path, extra: list[str], serve: bool = False) -> int:
-    """`psc-testkit interop`: the whole suite against oidc-provider, held to the expected
-    results. With `serve`, only start the provider and print its profile, until Ctrl-C."""
-    import sys
-
-    try:
-        expected = load_expected(expected_file)
-        provider = OidcProviderProcess().start()
-    except (InteropError, OSError, ValueError) as exc:
-        print(f"psc-testkit interop: {exc}", file=sys.stderr)
-        return 2
-    try:
-        if serve:
-            print(f"issuer={provider.issuer}\nprofile={provider.profile}", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                provider.process.wait()  # type: ignore[union-attr]
-            return 0
-        reports.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "psc_testkit", "conformance", "--target"]
-        command += [str(provider.profile), "--reports", str(reports), "--", *extra]
-        subprocess.run(command, cwd=ROOT, check=False)
-    finally:
-        provider.stop()
-    try:
-        summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        print(f"psc-testkit interop: the run left no summary: {exc}", file=sys.stderr)
-        return 2
-    outcome = compare(summary, expected)
-    if extra:
-        outcome.stale = []  # a selection (`-- -k …`) leaves some entries unrun on purpose
-    print(f"\ninterop with oidc-provider: {summary['counts']}")
-    for check, entry in outcome.as_expected:
-        print(f"  expected {entry.verdict:8} {check.split('::')[-1]}: {entry.reason}")
-    for line in outcome.unexpected:
-        print(f"  UNEXPECTED {line}")
-    for line in outcome.stale:
-        print(f"  STALE {line}")
-    verdict = "as expected" if outcome.ok else "NOT as expected"
-    print(
-        f"{verdict}: {len(outcome.as_expected)} listed outcome(s), "
-        f"{len(outcome.unexpected)} unexpected, {len(outcome.stale)} stale"
-    )
-    return 0 if outcome.ok else 1

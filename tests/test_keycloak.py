@@ -1,0 +1,200 @@
+"""Keycloak, the software PSC runs on, as a real target: the pinned keycloak-quarkus-dist from
+Maven Central (`make keycloak-dist`), the esante-wallet realm of interop/keycloak/realm.jsonc,
+the whole suite held to interop/keycloak/expected-results.toml, targets/keycloak.toml proven
+against it, one login in a real browser, and the load journeys.
+
+One Keycloak serves the module's tests (xdist group "keycloak": one worker, one start)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from psc_testkit import interop
+from psc_testkit.config import load_target
+from psc_testkit.harness import Harness
+from psc_testkit.interop import keycloak
+from tests.cli import ROOT
+
+REASON = keycloak.unavailable()
+needs_keycloak = pytest.mark.skipif(REASON is not None, reason=REASON or "Keycloak is ready")
+one_worker = pytest.mark.xdist_group("keycloak")
+CHROMIUM = os.environ.get("PSC_CHROMIUM") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def kc():
+    with keycloak.KeycloakProcess(users=8) as provider:
+        yield provider
+
+
+def psc_testkit(*args: str, env: dict | None = None, timeout: float = 300):
+    return subprocess.run(
+        [sys.executable, "-m", "psc_testkit", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@needs_keycloak
+@one_worker
+def test_the_whole_suite_against_keycloak_is_as_expected(kc, tmp_path: Path, capsys) -> None:
+    expected = interop.load_expected(keycloak.EXPECTED)
+    code = interop.held_to("keycloak", kc.profile, expected, tmp_path, [])
+    out = capsys.readouterr().out
+    assert code == 0, out[-4000:]
+    assert f"as expected: {len(expected)} listed outcome(s), 0 unexpected, 0 stale" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["counts"]["passed"] >= 200
+    passed = {c["requirement"] for c in summary["checks"] if c["verdict"] == "passed"}
+    # Real logins through Keycloak's page, refresh, revocation, introspection, logout, tokens
+    # bound to the mTLS certificate, CIBA approved and denied through the channel, PSC claims.
+    for requirement in (
+        "OIDCC-3.1.3.7-6",
+        "RFC7009-2.1",
+        "RFC7662-2.2",
+        "OIDCRIL-3",
+        "RFC8705-3",
+        "CIBA-10.1.1",
+        "PSC-SCHEMA",
+        "PSC-SCOPE-ALL",
+    ):
+        assert requirement in passed, requirement
+    # Keycloak asked the phones through the channel, and took their answers at its callback.
+    assert kc.channel.requests
+    assert ("SUCCEED", 200) in kc.channel.answers
+    assert ("UNAUTHORIZED", 200) in kc.channel.answers
+
+
+@needs_keycloak
+@one_worker
+def test_targets_keycloak_toml_is_proven_against_the_realm(kc, tmp_path: Path) -> None:
+    """The shipped profile, pointed at this Keycloak by the environment only: a real login of
+    its first user through Keycloak's page, then the PSC claim checks over both its users."""
+    first, second = list(kc.passwords)[:2]
+    env = {
+        "PSC_DISCOVERY_URL": f"{kc.issuer}/.well-known/openid-configuration",
+        "PSC_CA_FILE": str(kc.work / "ca.pem"),
+        "KEYCLOAK_CLIENT_SECRET": kc.secrets["basic"],
+        "KEYCLOAK_CLIENT_SECRET_POST": kc.secrets["post"],
+        "KEYCLOAK_PRO1_PASSWORD": kc.passwords[first],
+        "KEYCLOAK_PRO2_PASSWORD": kc.passwords[second],
+    }
+    profile = str(ROOT / "targets" / "keycloak.toml")
+    checked = psc_testkit("profile", "check", "--login", profile, env=env, timeout=120)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
+    assert "login" in checked.stdout
+    ran = psc_testkit(
+        "conformance",
+        "--target",
+        profile,
+        "--reports",
+        str(tmp_path),
+        "--",
+        "-k",
+        "psc_userinfo_claims",
+        env=env,
+        timeout=180,
+    )
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["counts"]["passed"] >= 10 and not summary["counts"].get("failed")
+
+
+@needs_keycloak
+@one_worker
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_a_real_browser_logs_in_at_keycloak_once(kc) -> None:
+    """The browser driver on Keycloak's own login page (keycloak.v2 theme), in Chromium; the
+    SSO session then answers without a form."""
+    harness = Harness(load_target(kc.write_profile("browser")))
+    try:
+        first = harness.code()
+        assert first.prompted and harness.driver.steps_run == [1, 2, 3]
+        assert harness.exchange(first).ok
+        again = harness.code()
+        assert again.code and not again.prompted and harness.driver.steps_run == []
+    finally:
+        harness.close()
+
+
+@needs_keycloak
+@one_worker
+def test_load_journeys_run_against_keycloak(kc, tmp_path: Path) -> None:
+    """First login, returning user (SSO), refresh and CIBA (approved by the channel), short and
+    bounded: every flow of each journey succeeds."""
+    result = psc_testkit(
+        "load",
+        "--target",
+        str(kc.profile),
+        "--users",
+        "6",
+        "--run-time",
+        "12s",
+        "--think",
+        "0.5",
+        "--weights",
+        "first-login=2,returning=2,refresher=1,poller=0,ciba=1",
+        "--reports",
+        str(tmp_path),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for name in ("first-login", "returning", "refresh", "ciba"):
+        row = summary["flows"][name]
+        assert row["count"] > 0 and row["failures"] == 0, (name, row)
+    assert summary["availability"]["ratio"] == 1.0
+
+
+# Without a Keycloak: the realm as data, and the one-line reasons --------------------------------
+
+
+def test_the_realm_template_is_json_once_comments_are_dropped() -> None:
+    realm = keycloak.read_realm()
+    assert realm["realm"] == "esante-wallet" and realm["accessTokenLifespan"] == 120
+    clients = {c["clientId"]: c for c in realm["clients"]}
+    methods = {c.get("clientAuthenticatorType") for c in clients.values()}
+    assert {"client-secret", "client-jwt", "client-x509"} <= methods
+    assert clients["psc-testkit-public"]["publicClient"] is True
+    assert clients["psc-testkit-ciba"]["attributes"]["oidc.ciba.grant.enabled"] == "true"
+    scope_all = next(s for s in realm["clientScopes"] if s["name"] == "scope_all")
+    released = {m["config"]["claim.name"] for m in scope_all["protocolMappers"]}
+    assert {"SubjectRefPro", "SubjectOrganization", "Secteur_Activite", "SubjectRole"} <= released
+    # No secret in the template: Keycloak resolves them from its environment.
+    assert all(c.get("secret", "${").startswith("${") for c in clients.values())
+
+
+def test_a_user_carries_the_psc_claims_as_attributes() -> None:
+    from psc_testkit.simulator import annuaire
+
+    pro = annuaire.Annuaire(1, 1).professionals[0]
+    user = keycloak.user_representation(pro, "PSC_KC_PASSWORD_0")
+    assert user["username"] == pro.id_nat
+    assert json.loads(user["attributes"]["SubjectRefPro"][0])["exercices"]
+    assert user["credentials"][0]["value"] == "${PSC_KC_PASSWORD_0}"
+
+
+def test_java_is_found_by_its_release_file(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "java").touch()
+    (tmp_path / "release").write_text('JAVA_VERSION="17.0.15"\n')
+    assert keycloak.java_version(tmp_path) == 17
+    (tmp_path / "release").write_text('JAVA_VERSION="25.0.3"\n')
+    assert keycloak.java_version(tmp_path) == 25
+    assert keycloak.java_version(tmp_path / "nothing") == 0
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    assert keycloak.find_java() == tmp_path
+
+
+def test_a_missing_distribution_is_said_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(keycloak, "BUILT", tmp_path / "not-built")
+    monkeypatch.setattr(keycloak, "find_java", lambda: tmp_path)
+    reason = keycloak.unavailable()
+    assert reason and "\n" not in reason and "make keycloak-dist" in reason
