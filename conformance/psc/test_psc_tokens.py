@@ -102,7 +102,10 @@ def test_introspection_returns_the_psc_fields(professionals):
     list ("exp, iat, auth_time, jti, iss, sub, typ "Bearer", azp, nonce, …", §2.5 [V]);
     active alone is RFC 7662's REQUIRED, judged by test_active_access_token_is_active."""
     if all(p.introspection is None for p in professionals):
-        pytest.skip("no introspection endpoint or no confidential client")
+        pytest.skip(
+            "no active introspection: no endpoint, no confidential client, or every token's "
+            "audience excludes the client that asks (RFC 7662 §4)"
+        )
     fields = ("active", "acr", "authMode", "otherIds", "username")
     found = per_professional(
         professionals,

@@ -34,7 +34,7 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             if not client.settings.ciba:
                 raise OAuthError("unauthorized_client", "CIBA is not enabled for this client")
             scope = tuple(form.get("scope", "").split())
-            if "openid" not in scope and "ciba-scope-not-checked" not in d:
+            if "openid" not in scope and "ciba-without-openid" not in p.quirks:
                 raise OAuthError("invalid_scope", "the openid scope is required")
             hints = [h for h in ("login_hint", "id_token_hint", "login_hint_token") if h in form]
             if not hints and "ciba-hint-optional" in d:

@@ -461,8 +461,6 @@ _ALL = [
        "test_denied_request_is_access_denied"),
     _d("ciba-unknown-user-accepted", "CIBA-13", "an unknown login_hint is accepted",
        "test_unknown_user_is_refused"),
-    _d("ciba-scope-not-checked", "CIBA-7.1", "a CIBA request without openid is accepted",
-       "test_request_without_openid_scope_is_refused"),
     _d("ciba-hint-optional", "CIBA-7.1", "a CIBA request without hint is accepted",
        "test_request_without_hint_is_refused"),
     _d("ciba-no-client-authentication", "CIBA-7.1",

@@ -276,6 +276,8 @@ class Provider:
             "otherIds": psc_claims.other_ids(user),
             "preferred_username": user.id_nat,
         }
+        if "introspection-audience-only" in self.quirks:
+            access_claims["aud"] = ["account"]  # stock Keycloak: its account console only
         if grant.cert_thumbprint:
             thumbprint = grant.cert_thumbprint
             if "mtls-cnf-wrong" in self.defects:

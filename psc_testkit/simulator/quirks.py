@@ -145,6 +145,11 @@ _ALL: list[Quirk] = [
        "seconds that the Client MUST wait between polling requests\".",
        "the CIBA interval counts from the acknowledgment and holds for every poll (pending, "
        "approved or denied): a poll sooner gets slow_down and 5 s more"),
+    _q("ciba-without-openid", "CIBA Core §7.1 scope: \"CIBA authentication requests MUST "
+       "therefore contain the openid scope value. The behavior when the openid scope value is "
+       "not present is unspecified\": the MUST binds the client (Keycloak serves such a "
+       "request as a plain OAuth flow).",
+       "a CIBA request without openid in its scope is accepted"),
     _q("ciba-no-interval", "CIBA Core §7.3: interval \"OPTIONAL ... If no value is provided, "
        "clients MUST use 5 as the default value\".",
        "the CIBA acknowledgment carries no interval"),
@@ -190,6 +195,13 @@ _ALL: list[Quirk] = [
        "this JSON object\".",
        "introspection answers with Keycloak's allowed-origins, realm_access, resource_access, "
        "email_verified, aud first, the rest in another order"),
+    _q("introspection-audience-only", "RFC 7662 §4: \"If the token can be used only at "
+       "certain resource servers, the authorization server MUST determine whether or not the "
+       "token can be used at the resource server making the introspection call.\"; §2.2: "
+       "\"the protected resource is not allowed to introspect this particular token\" gets "
+       "\"active\" false (Keycloak 26: \"Client '...' is not in the token audience\").",
+       "access tokens carry aud [\"account\"] (stock Keycloak); introspecting one answers "
+       "{\"active\": false} to any client its aud does not name"),
     _q("revocation-access-token-unsupported", "RFC 7009 §2: \"Implementations MUST support the "
        "revocation of refresh tokens and SHOULD support the revocation of access tokens\"; "
        "§2.2.1: unsupported_token_type.",

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from psc_testkit.simulator import claims as psc_claims
-from psc_testkit.simulator.clients import client_cert
+from psc_testkit.simulator.clients import Client, client_cert
 from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, read_body, read_form
 from psc_testkit.simulator.provider import Provider
 from psc_testkit.simulator.quirks import ActiveQuirks
@@ -202,21 +202,23 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             response.headers["content-type"] = "text/plain"
         return response
 
-    def authenticate_or_pass(request: Request, form: dict[str, str], defect: str) -> None:
-        """Client authentication, skipped for credential-less requests under `defect`."""
+    def authenticate_or_pass(request: Request, form: dict[str, str], defect: str) -> Client | None:
+        """Client authentication, skipped for credential-less requests under `defect` (no
+        client then)."""
         try:
-            p.authenticator.authenticate(request, form, p.now(), allow_public=False)
+            return p.authenticator.authenticate(request, form, p.now(), allow_public=False)
         except OAuthError:
             no_credentials = "authorization" not in request.headers and not (
                 {"client_secret", "client_assertion"} & set(form)
             )
             if not (defect in p.defects and no_credentials):
                 raise
+            return None
 
     async def introspect(request: Request) -> Response:
         try:
             form = await read_form(request)
-            authenticate_or_pass(request, form, "introspection-without-authentication")
+            caller = authenticate_or_pass(request, form, "introspection-without-authentication")
         except OAuthError as exc:
             return error_response(p, exc)
         value = form.get("token")
@@ -227,6 +229,13 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         d = p.defects
         if access is not None and "introspection-active-reported-inactive" in d:
             return json_response({"active": False}, 200, NO_STORE)
+        if (
+            access is not None
+            and "introspection-audience-only" in p.quirks
+            and (caller is None or caller.client_id not in access.claims.get("aud", ()))
+        ):
+            # Keycloak 26: "Client '...' is not in the token audience" (RFC 7662 §4).
+            return json_response_for(p, {"active": False}, 200, NO_STORE)
         if access is not None:
             user = access.grant.session.user
             body = {
