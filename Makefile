@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/simulator_capacity.py $(ARGS)
 	$(BIN)/python benchmarks/conformance_time.py
 	$(BIN)/python benchmarks/load_generator.py
+	$(BIN)/python benchmarks/provider_capacity.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
