@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 
 class ChildStartError(RuntimeError):
@@ -87,3 +87,20 @@ class AnnouncingChild:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class Started:
+    """`with X() as x:` for a server with `start()` (returning it) and `stop()`: the simulator,
+    the interop providers."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -24,7 +24,9 @@ import dataclasses
 import json
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +90,28 @@ def pytest_configure(config: pytest.Config) -> None:
         "sso_session: the check reads the provider's SSO session through the suite's own browser",
     )
     config._psc = {"started": time.time(), "results": [], "target": None, "stopped": None}  # type: ignore[attr-defined]
+    _note_interrupts(config._psc)  # type: ignore[attr-defined]
+
+
+def _note_interrupts(state: dict) -> None:
+    """Remember a Ctrl-C (SIGINT) as it arrives, then raise KeyboardInterrupt as before. The
+    exception alone can be lost: one landing in an old-style hook wrapper's teardown (Allure's
+    makereport, say) is turned into a warning by pluggy, and the run went on to a PASSED exit 0
+    though the user had asked it to stop. The remembered interrupt makes it INCONCLUSIVE."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, None):
+        return  # Ctrl-C is not ours to handle here
+
+    def interrupted(signum: int, frame: object) -> None:
+        state["interrupted"] = True
+        if callable(previous):
+            previous(signum, frame)  # Python's default handler raises KeyboardInterrupt
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+    state["previous_sigint"] = previous
 
 
 def requirement_of(item: pytest.Item) -> tuple[str, str] | None:
@@ -508,11 +532,13 @@ def count(verdicts: list[str]) -> dict[str, int]:
     return {verdict: verdicts.count(verdict) for verdict in ORDER}
 
 
-def exit_code(stopped: dict | None, exitstatus: int, counts: dict[str, int]) -> int:
+def exit_code(
+    stopped: dict | None, exitstatus: int, counts: dict[str, int], interrupted: bool = False
+) -> int:
     """The run's exit code (DESIGN.md) from pytest's status and the checks' verdicts."""
     if stopped is not None:
         return int(stopped["exit_code"])
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
+    if exitstatus == pytest.ExitCode.INTERRUPTED or interrupted:
         return preflight.INCONCLUSIVE  # interrupted (or a check module did not import)
     if exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return preflight.USAGE  # a bad option, or a selection that selects nothing
@@ -531,7 +557,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stopped = state["stopped"]
     counts = count([r["verdict"] for r in results])
     requirements = summarise(results)
-    code = exit_code(stopped, exitstatus, counts)
+    code = exit_code(stopped, exitstatus, counts, bool(state.get("interrupted")))
     session.exitstatus = code  # what pytest returns, psc-testkit conformance too
     state["final"] = {
         "exit_code": code,
@@ -615,6 +641,9 @@ def verdict_line(final: dict) -> str:
 def pytest_unconfigure(config: pytest.Config) -> None:
     # Last, after pytest's own closing lines (the statistics, the reason a run stopped).
     final = getattr(config, "_psc", {}).get("final")
+    previous = getattr(config, "_psc", {}).get("previous_sigint")
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, previous)  # _note_interrupts' handler ends with the run
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if final is not None and terminal is not None:
         terminal.write_line(verdict_line(final), bold=True)

@@ -66,6 +66,7 @@ def signed_run(tmp_path_factory) -> tuple[Path, str, str]:
     return reports, private, public
 
 
+@pytest.mark.xdist_group("signed-run")  # one certified run, not one per worker
 def test_a_clean_run_is_certified_passed_signed_and_secret_free(signed_run):
     reports, _, public = signed_run
     document = json.loads((reports / "certification.json").read_text())
@@ -97,6 +98,7 @@ def test_a_clean_run_is_certified_passed_signed_and_secret_free(signed_run):
         assert one_line(verified).startswith("verified: PASSED")
 
 
+@pytest.mark.xdist_group("signed-run")  # one certified run, not one per worker
 def test_a_tampered_certificate_or_another_key_fails_in_one_line(signed_run, tmp_path):
     reports, _, public = signed_run
     original = json.loads((reports / "certification.json").read_text())
@@ -147,6 +149,7 @@ def test_a_tampered_certificate_or_another_key_fails_in_one_line(signed_run, tmp
     assert no_key.returncode == 2 and "--public-key" in one_line(no_key)
 
 
+@pytest.mark.xdist_group("signed-run")  # one certified run, not one per worker
 def test_an_rsa_signature_verifies_and_a_short_rsa_key_is_refused_before_the_run(
     signed_run, tmp_path
 ):
@@ -238,6 +241,7 @@ def test_a_deselected_run_is_incomplete_not_passed(tmp_path):
     assert document["requirements"]["OIDCD-3"]["verdict"] == "passed"
 
 
+@pytest.mark.xdist_group("signed-run")  # one certified run, not one per worker
 def test_the_declared_scope_product_and_tester_come_from_the_profile(signed_run, tmp_path):
     """[certification] read from the profile (tomllib), applied to a real run's summary."""
     reports, _, _ = signed_run

@@ -392,3 +392,13 @@ def test_a_may_check_that_raises_other_than_an_assertion_is_an_error(tmp_path):
         "test_a_may_observation_is_noted": "info",
         "test_a_may_that_breaks_errors": "error",
     }
+
+
+def test_a_ctrl_c_the_run_swallowed_still_makes_it_inconclusive():
+    """pluggy turns a KeyboardInterrupt raised in an old-style hook wrapper's teardown into a
+    warning, and the run goes on; the plugin's own SIGINT handler remembered the Ctrl-C."""
+    from psc_testkit.pytest_plugin import count, exit_code
+
+    clean = count(["passed", "passed"])
+    assert exit_code(None, 0, clean) == 0  # pytest.ExitCode.OK
+    assert exit_code(None, 0, clean, interrupted=True) == 4

@@ -3,12 +3,10 @@ Maven Central (`make keycloak-dist`), the esante-wallet realm of interop/keycloa
 the whole suite held to interop/keycloak/expected-results.toml, targets/keycloak.toml proven
 against it, one login in a real browser, and the load journeys.
 
-One Keycloak serves the module's tests (xdist group "keycloak": one worker, one start)."""
+One Keycloak serves these tests (xdist group "keycloak": one worker, one start, ~25 s)."""
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from psc_testkit import interop
 from psc_testkit.config import load_target
 from psc_testkit.harness import Harness
 from psc_testkit.interop import keycloak
-from tests.cli import ROOT
+from tests.cli import ROOT, psc_testkit
 
 REASON = keycloak.unavailable()
 needs_keycloak = pytest.mark.skipif(REASON is not None, reason=REASON or "Keycloak is ready")
@@ -25,21 +23,12 @@ one_worker = pytest.mark.xdist_group("keycloak")
 CHROMIUM = os.environ.get("PSC_CHROMIUM") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def kc():
+    # Session-wide: the worker running the "keycloak" group may run other modules' tests
+    # between this module's, and a module-scoped Keycloak would be started again after them.
     with keycloak.KeycloakProcess(users=8) as provider:
         yield provider
-
-
-def psc_testkit(*args: str, env: dict | None = None, timeout: float = 300):
-    return subprocess.run(
-        [sys.executable, "-m", "psc_testkit", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 @needs_keycloak
@@ -77,15 +66,7 @@ def test_the_whole_suite_against_keycloak_is_as_expected(kc, tmp_path: Path, cap
 def test_targets_keycloak_toml_is_proven_against_the_realm(kc, tmp_path: Path) -> None:
     """The shipped profile, pointed at this Keycloak by the environment only: a real login of
     its first user through Keycloak's page, then the PSC claim checks over both its users."""
-    first, second = list(kc.passwords)[:2]
-    env = {
-        "PSC_DISCOVERY_URL": f"{kc.issuer}/.well-known/openid-configuration",
-        "PSC_CA_FILE": str(kc.work / "ca.pem"),
-        "KEYCLOAK_CLIENT_SECRET": kc.secrets["basic"],
-        "KEYCLOAK_CLIENT_SECRET_POST": kc.secrets["post"],
-        "KEYCLOAK_PRO1_PASSWORD": kc.passwords[first],
-        "KEYCLOAK_PRO2_PASSWORD": kc.passwords[second],
-    }
+    env = kc.targets_env()
     profile = str(ROOT / "targets" / "keycloak.toml")
     checked = psc_testkit("profile", "check", "--login", profile, env=env, timeout=120)
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
@@ -198,3 +179,21 @@ def test_a_missing_distribution_is_said_in_one_line(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(keycloak, "find_java", lambda: tmp_path)
     reason = keycloak.unavailable()
     assert reason and "\n" not in reason and "make keycloak-dist" in reason
+
+
+def test_fetch_without_maven_says_so_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    import io
+
+    monkeypatch.setattr(keycloak, "DIST", tmp_path / "keycloak")
+    monkeypatch.setattr(keycloak, "BUILT", tmp_path / "keycloak" / ".built")
+    monkeypatch.setattr(keycloak, "find_java", lambda: tmp_path)
+    monkeypatch.setattr(keycloak.shutil, "which", lambda name: None)
+    out = io.StringIO()
+    assert keycloak.fetch(out) == 2
+    assert out.getvalue().count("\n") == 1 and "Maven (mvn) is needed" in out.getvalue()
+
+
+def test_the_last_error_line_is_the_reason() -> None:
+    output = "[ERROR] Could not resolve org.keycloak:x\nWARNING: sun.misc.Unsafe was called\n"
+    assert keycloak._last_error(output) == "[ERROR] Could not resolve org.keycloak:x"
+    assert keycloak._last_error("") == "no output"

@@ -52,6 +52,10 @@ def simulator_profile(folder: Path) -> Path:
     return path
 
 
+# One worker runs the audited scenario once for both checks, not once each.
+pytestmark = pytest.mark.xdist_group("redaction-audit")
+
+
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
     folder = tmp_path_factory.mktemp("audit")

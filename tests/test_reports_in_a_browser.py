@@ -17,9 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "reports" / "screenshots"
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed here (.ci/run installs it)"
-)
+pytestmark = [
+    # One worker renders both reports: the module's run and its browser, once.
+    pytest.mark.xdist_group("reports-in-a-browser"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Debian's chromium is not installed here (.ci/run installs it)"
+    ),
+]
 
 
 run = psc_testkit

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from psc_testkit.interop.expected import Comparison, Expected, compare, load_expected, matches
@@ -60,19 +62,38 @@ def _errors(name: str) -> tuple[type[BaseException], ...]:
     return (InteropError, OSError, ValueError)
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, `kill`) ends the provider as Ctrl-C does: by its stop()."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve(name: str) -> int:
-    """Start the provider, print its issuer and profile, and wait for Ctrl-C."""
+    """Start the provider, print its issuer and profile, and wait for Ctrl-C (or SIGTERM)."""
     try:
         provider = _start(name)
     except _errors(name) as exc:
         print(f"psc-testkit interop: {exc}", file=sys.stderr)
         return 2
     try:
-        print(f"issuer={provider.issuer}\nprofile={provider.profile}", flush=True)
-        if getattr(provider, "env_file", None):
-            # targets/keycloak.toml, pointed at it: `source` this file (secrets: never printed).
-            print(f"env={provider.env_file}", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
+        with _terminate_as_interrupt(), contextlib.suppress(KeyboardInterrupt):
+            print(f"issuer={provider.issuer}\nprofile={provider.profile}", flush=True)
+            if getattr(provider, "env_file", None):
+                # targets/keycloak.toml, pointed at it: `source` this file (its secrets are
+                # never printed).
+                print(f"env={provider.env_file}", flush=True)
             provider.process.wait()
         return 0
     finally:
@@ -89,7 +110,8 @@ def run_one(name: str, expected_file: Path, reports: Path, extra: list[str]) -> 
         print(f"psc-testkit interop: {name}: {exc}", file=sys.stderr)
         return 2
     try:
-        return held_to(name, provider.profile, expected, reports, extra)
+        with _terminate_as_interrupt():
+            return held_to(name, provider.profile, expected, reports, extra)
     finally:
         provider.stop()
 
@@ -136,5 +158,10 @@ def run(
     codes = []
     for name in names:
         folder = reports / name if len(names) > 1 else reports
-        codes.append(run_one(name, expected_file or PROVIDERS[name], folder, extra))
+        try:
+            codes.append(run_one(name, expected_file or PROVIDERS[name], folder, extra))
+        except KeyboardInterrupt:
+            # The provider is stopped (run_one's finally); what ran is in its reports folder.
+            print(f"psc-testkit interop: interrupted during {name}: stopped", file=sys.stderr)
+            return 4
     return 2 if 2 in codes else max(codes, default=0)

@@ -27,13 +27,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from psc_testkit.child import ChildStartError
+from psc_testkit.child import ChildStartError, Started
 from psc_testkit.interop.ciba_channel import CibaChannel
 from psc_testkit.interop.oidc_provider import LOGGED_OUT, REDIRECT, _pem, accounts
 from psc_testkit.simulator import annuaire, claims
@@ -49,6 +48,7 @@ REALM = ROOT / "interop" / "keycloak" / "realm.jsonc"
 EXPECTED = ROOT / "interop" / "keycloak" / "expected-results.toml"
 MIN_JAVA = 21  # Keycloak 26 supports OpenJDK 21 and 25
 # Options Keycloak fixes at build time (`kc.sh build`); a start with others would rebuild.
+# --db=dev-mem: nothing kept between runs.
 BUILD_OPTIONS = ("--db=dev-mem", "--http-relative-path=/auth", "--https-client-auth=request")
 BUILT = DIST / ".psc-testkit-build"
 
@@ -93,6 +93,14 @@ def _java_env(java: Path) -> dict[str, str]:
     return {**os.environ, "JAVA_HOME": str(java), "PATH": f"{java / 'bin'}:{os.environ['PATH']}"}
 
 
+def _last_error(output: str) -> str:
+    """The line that says why a Maven or Keycloak command failed: its last ERROR line (Java 25
+    prints warnings about Maven's own libraries after it), else its last line."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line]
+    return (errors or lines or ["no output"])[-1][:300]
+
+
 def fetch(out=sys.stderr) -> int:
     """Download, unpack and build the pinned Keycloak once; 0 when it is ready."""
     java = find_java()
@@ -111,25 +119,36 @@ def fetch(out=sys.stderr) -> int:
             print(f"keycloak: downloading {ARTIFACT} from Maven Central", file=out, flush=True)
             command = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={ARTIFACT}"]
             command.append(f"-DoutputDirectory={download}")
-            got = subprocess.run(command, env=_java_env(java), capture_output=True, text=True)
+            try:
+                got = subprocess.run(
+                    command, env=_java_env(java), capture_output=True, text=True, timeout=900
+                )
+            except subprocess.TimeoutExpired:
+                print(f"keycloak: the download of {ARTIFACT} took over 15 min", file=out)
+                return 2
             archive = Path(download) / f"keycloak-quarkus-dist-{VERSION}.tar.gz"
             if got.returncode != 0 or not archive.exists():
-                last = (got.stdout + got.stderr).strip().splitlines()[-1:] or ["no output"]
-                print(f"keycloak: the download of {ARTIFACT} failed: {last[0]}", file=out)
+                why = _last_error(got.stdout + got.stderr)
+                print(f"keycloak: the download of {ARTIFACT} failed: {why}", file=out)
                 return 2
             with tarfile.open(archive) as tar:
                 tar.extractall(download, filter="tar")
             (Path(download) / f"keycloak-{VERSION}").rename(DIST)
     print(f"keycloak: building Keycloak {VERSION} ({' '.join(BUILD_OPTIONS)})", file=out)
-    built = subprocess.run(
-        [str(DIST / "bin" / "kc.sh"), "build", *BUILD_OPTIONS],
-        env=_java_env(java),
-        capture_output=True,
-        text=True,
-    )
+    try:
+        built = subprocess.run(
+            [str(DIST / "bin" / "kc.sh"), "build", *BUILD_OPTIONS],
+            env=_java_env(java),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except subprocess.TimeoutExpired:
+        print("keycloak: `kc.sh build` took over 10 min", file=out)
+        return 2
     if built.returncode != 0:
-        last = (built.stdout + built.stderr).strip().splitlines()[-1:] or ["no output"]
-        print(f"keycloak: `kc.sh build` failed: {last[0]}", file=out)
+        why = _last_error(built.stdout + built.stderr)
+        print(f"keycloak: `kc.sh build` failed: {why}", file=out)
         return 2
     BUILT.write_text(" ".join(BUILD_OPTIONS) + "\n", encoding="utf-8")
     return 0
@@ -174,7 +193,7 @@ def _free_port() -> int:
 
 
 @dataclass
-class KeycloakProcess:
+class KeycloakProcess(Started):
     """`with KeycloakProcess() as kc:` then run the suite with `kc.profile`."""
 
     users: int = 8
@@ -254,6 +273,9 @@ class KeycloakProcess:
             "--import-realm",
             "--http-enabled=false",
             "--http-host=127.0.0.1",
+            # One node: no JGroups cluster, which would listen on every interface (*:57800,
+            # :7800) and spend seconds of each start looking for peers.
+            "--cache=local",
             f"--https-port={port}",
             f"--hostname=https://127.0.0.1:{port}/auth",
             f"--https-certificate-file={work / 'server.pem'}",
@@ -399,11 +421,11 @@ ciba = true
         path.chmod(0o600)
         return path
 
-    def write_env(self) -> Path:
-        """What points targets/keycloak.toml at this Keycloak, as shell exports (`source` it):
-        written beside the profile, readable by its owner only, never printed."""
+    def targets_env(self) -> dict[str, str]:
+        """The environment that points targets/keycloak.toml at this Keycloak: discovery, CA,
+        the secrets of its three clients and the passwords of its two users."""
         first, second = list(self.passwords)[:2]
-        values = {
+        return {
             "PSC_DISCOVERY_URL": f"{self.issuer}/.well-known/openid-configuration",
             "PSC_CA_FILE": str(self.work / "ca.pem"),
             "KEYCLOAK_CLIENT_SECRET": self.secrets["basic"],
@@ -412,9 +434,14 @@ ciba = true
             "KEYCLOAK_PRO1_PASSWORD": self.passwords[first],
             "KEYCLOAK_PRO2_PASSWORD": self.passwords[second],
         }
+
+    def write_env(self) -> Path:
+        """targets_env() as shell exports (`source` it): written beside the profile, readable
+        by its owner only, never printed."""
         path = self.work / "keycloak.env"
         path.touch(mode=0o600)
-        path.write_text("".join(f"export {k}='{v}'\n" for k, v in values.items()), "utf-8")
+        exports = "".join(f"export {k}='{v}'\n" for k, v in self.targets_env().items())
+        path.write_text(exports, encoding="utf-8")
         return path
 
     def stop(self) -> None:
@@ -433,17 +460,6 @@ ciba = true
             self.log.close()
         if getattr(self, "work", None):
             shutil.rmtree(self.work, ignore_errors=True)
-
-    def __enter__(self) -> KeycloakProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

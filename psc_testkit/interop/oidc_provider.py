@@ -18,13 +18,12 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from psc_testkit.child import AnnouncingChild, ChildStartError
+from psc_testkit.child import AnnouncingChild, ChildStartError, Started
 from psc_testkit.simulator import annuaire, claims
 from psc_testkit.simulator.tls import LocalCA, subject_dn
 
@@ -68,7 +67,7 @@ def accounts(count: int, seed: int = 1) -> dict[str, dict]:
 
 
 @dataclass
-class OidcProviderProcess:
+class OidcProviderProcess(Started):
     """`with OidcProviderProcess() as op:` then run the suite with `op.profile`."""
 
     users: int = 8
@@ -244,14 +243,3 @@ post_logout_redirect_uri = "{LOGGED_OUT}"
             self.child.stop()
         if getattr(self, "work", None):
             shutil.rmtree(self.work, ignore_errors=True)
-
-    def __enter__(self) -> OidcProviderProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -11,10 +11,9 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
-from psc_testkit.child import AnnouncingChild, ChildStartError
+from psc_testkit.child import AnnouncingChild, ChildStartError, Started
 from psc_testkit.simulator.state import PREFIX
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ class SimulatorStartError(ChildStartError):
 
 
 @dataclass
-class SimulatorProcess:
+class SimulatorProcess(Started):
     """`with SimulatorProcess(defects=[...]) as sim:` then use sim.issuer, sim.wallet, sim.ca."""
 
     defects: list[str] = field(default_factory=list)
@@ -120,14 +119,3 @@ class SimulatorProcess:
             path = Path(state)
             if path.name.startswith(PREFIX) and path.parent == Path(tempfile.gettempdir()):
                 shutil.rmtree(path, ignore_errors=True)
-
-    def __enter__(self) -> SimulatorProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
