@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import gevent
 import gevent.lock
+import gevent.ssl
 import locust.stats
 from locust import FastHttpUser, between, constant_pacing, events, task
 from locust.runners import MasterRunner, WorkerRunner
@@ -125,8 +126,18 @@ def name_step(method: str, url: str) -> str:
     return "login-page"
 
 
+def trusted_context(cafile: str | None = None) -> gevent.ssl.SSLContext:
+    """TLS as the conformance suite does it: the profile's CA file (else the system's trust),
+    host names checked. Locust's FastHttpUser verifies nothing by default (insecure=True), which
+    would send secrets and passwords to whoever answers."""
+    ca = str(TARGET.ca_file) if TARGET.ca_file else cafile
+    return gevent.ssl.create_default_context(cafile=ca)
+
+
 class Journeys(FastHttpUser):
     abstract = True
+    insecure = False
+    ssl_context_factory = staticmethod(trusted_context)
     wait_time = between(THINK * 0.5, THINK * 1.5) if THINK else constant_pacing(0)
     driver = make_driver(TARGET.driver, TARGET)  # the target: where its logins may go
     # Per read; the LocustBrowser bounds the whole exchange at three times this, as conformance.
