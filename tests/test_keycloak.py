@@ -7,6 +7,7 @@ One Keycloak serves these tests (xdist group "keycloak": one worker, one start, 
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from psc_testkit.harness import Harness
 from psc_testkit.interop import keycloak
 from tests.cli import ROOT, psc_testkit
 
+# Starting Keycloak (25-50 s) counts in the first test's time, the whole suite after it.
+pytestmark = pytest.mark.timeout(600)
 REASON = keycloak.unavailable()
 needs_keycloak = pytest.mark.skipif(REASON is not None, reason=REASON or "Keycloak is ready")
 one_worker = pytest.mark.xdist_group("keycloak")
@@ -197,3 +200,60 @@ def test_the_last_error_line_is_the_reason() -> None:
     output = "[ERROR] Could not resolve org.keycloak:x\nWARNING: sun.misc.Unsafe was called\n"
     assert keycloak._last_error(output) == "[ERROR] Could not resolve org.keycloak:x"
     assert keycloak._last_error("") == "no output"
+
+
+def test_the_ciba_channel_answers_keycloak_as_the_phone_decides() -> None:
+    """The channel alone, with a stand-in for Keycloak's callback endpoint that refuses the
+    first answer (the request not stored yet): ignore keeps a request pending, a later approve
+    answers it with its own Bearer, deny answers UNAUTHORIZED."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from psc_testkit.interop.ciba_channel import CibaChannel
+
+    calls: list[tuple[str, str, int]] = []
+
+    class Callback(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            status = 400 if not calls else 200
+            calls.append((self.headers["Authorization"], body["status"], status))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    keycloak_side = ThreadingHTTPServer(("127.0.0.1", 0), Callback)
+    threading.Thread(target=keycloak_side.serve_forever, daemon=True).start()
+    issuer = f"http://127.0.0.1:{keycloak_side.server_address[1]}/auth/realms/esante-wallet"
+    channel = CibaChannel(issuer).start()
+    try:
+        with httpx.Client(base_url=channel.origin, timeout=5) as http:
+            assert http.post("/phone", json={"login_hint": "u1", "decision": "ignore"}).is_success
+            notified = http.post(
+                "/channel", json={"login_hint": "u1"}, headers={"Authorization": "Bearer t1"}
+            )
+            assert notified.status_code == 201
+            time.sleep(0.5)
+            assert calls == []  # pending: nobody answered
+            assert http.post("/phone", json={"login_hint": "u1", "decision": "approve"}).is_success
+            deadline = time.monotonic() + 5
+            while not channel.answers and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert channel.answers == [("SUCCEED", 200)]
+            assert [c[:2] for c in calls] == [("Bearer t1", "SUCCEED")] * 2  # refused, retried
+            http.post("/phone", json={"login_hint": "u2", "decision": "deny"})
+            http.post("/channel", json={"login_hint": "u2"}, headers={"Authorization": "Bearer t2"})
+            deadline = time.monotonic() + 5
+            while len(channel.answers) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert channel.answers[1] == ("UNAUTHORIZED", 200)
+            assert http.post("/phone", json={"decision": "maybe"}).status_code == 400
+            assert http.post("/channel", json={"login_hint": "u3"}).status_code == 401
+    finally:
+        channel.stop()
+        keycloak_side.shutdown()

@@ -1,6 +1,6 @@
 // panva's oidc-provider (OpenID Certified), configured as a PSC stand-in for interop runs.
 //
-// Started by psc_testkit/interop.py: `node server.mjs CONFIG.json`. The config (written by the
+// Started by psc_testkit/interop/oidc_provider.py: `node server.mjs CONFIG.json`. The config (written by the
 // launcher) holds the TLS files, the signing key, the clients and the accounts with PSC-shaped
 // claims. The server listens on 127.0.0.1 only, on an ephemeral port, and prints `issuer=…`
 // once it answers. Nothing here is an example of a production configuration.

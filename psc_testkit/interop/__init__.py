@@ -82,38 +82,50 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 def serve(name: str) -> int:
     """Start the provider, print its issuer and profile, and wait for Ctrl-C (or SIGTERM)."""
-    try:
-        provider = _start(name)
-    except _errors(name) as exc:
-        print(f"psc-testkit interop: {exc}", file=sys.stderr)
-        return 2
-    try:
-        with _terminate_as_interrupt(), contextlib.suppress(KeyboardInterrupt):
+    with _terminate_as_interrupt():
+        try:
+            provider = _start(name)
+        except _errors(name) as exc:
+            print(f"psc-testkit interop: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:  # while it started: start() stopped what it had begun
+            print(f"psc-testkit interop: interrupted while {name} started", file=sys.stderr)
+            return 4
+        try:
             print(f"issuer={provider.issuer}\nprofile={provider.profile}", flush=True)
             if getattr(provider, "env_file", None):
                 # targets/keycloak.toml, pointed at it: `source` this file (its secrets are
                 # never printed).
                 print(f"env={provider.env_file}", flush=True)
-            provider.process.wait()
-        return 0
-    finally:
-        provider.stop()
+            try:
+                code = provider.process.wait()
+            except KeyboardInterrupt:
+                return 0
+            tail = getattr(provider, "log_tail", lambda: "")()
+            print(f"psc-testkit interop: {name} exited (status {code}): {tail}", file=sys.stderr)
+            return 2
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C waits for stop()
+            try:
+                provider.stop()
+            finally:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_one(name: str, expected_file: Path, reports: Path, extra: list[str]) -> int:
     """The whole suite against one provider, held to its expected results: 0 when as expected,
     1 when not, 2 when the provider or the run could not be had."""
-    try:
-        expected = load_expected(expected_file)
-        provider = _start(name)
-    except _errors(name) as exc:
-        print(f"psc-testkit interop: {name}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        with _terminate_as_interrupt():
+    with _terminate_as_interrupt():
+        try:
+            expected = load_expected(expected_file)
+            provider = _start(name)
+        except _errors(name) as exc:
+            print(f"psc-testkit interop: {name}: {exc}", file=sys.stderr)
+            return 2
+        try:
             return held_to(name, provider.profile, expected, reports, extra)
-    finally:
-        provider.stop()
+        finally:
+            provider.stop()
 
 
 def held_to(name: str, profile: Path, expected: list[Expected], reports: Path, extra: list[str]):
@@ -155,6 +167,9 @@ def run(
 ) -> int:
     """`psc-testkit interop`: each provider in turn, reports in `reports/<provider>` when there
     are several; the worst exit code."""
+    if expected_file is not None and len(names) > 1:
+        print("psc-testkit interop: --expected holds one provider: name it", file=sys.stderr)
+        return 2
     codes = []
     for name in names:
         folder = reports / name if len(names) > 1 else reports

@@ -82,8 +82,13 @@ class CibaChannel:
         with httpx.Client(verify=verify, timeout=10) as http:
             for token in tokens:
                 status = 0
-                for _ in range(20):  # until Keycloak has stored the request it told us of
-                    time.sleep(0.05)
+                # Until Keycloak has stored the request it told us of (it notifies first), for
+                # up to 10 s; the last status is kept in `answers` either way.
+                deadline = time.monotonic() + 10
+                pause = 0.05
+                while time.monotonic() < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 1.0)
                     try:
                         status = http.post(
                             url,

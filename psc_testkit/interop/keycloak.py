@@ -12,6 +12,7 @@ that logs in through Keycloak's own login page.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -186,6 +187,25 @@ def user_representation(pro: annuaire.Professional, password_env: str) -> dict:
     }
 
 
+def _die_with_parent() -> None:
+    """In the child, before kc.sh (which execs java): SIGTERM when the process that started it
+    dies, so a killed test run or `make keycloak` never leaves a Keycloak behind (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _remove_stale_runs() -> None:
+    """Run folders of a Keycloak that is gone (killed before its stop() could run): they hold
+    the run's keys and its written profile, so they do not stay."""
+    for run in CACHE.glob("run-*"):
+        try:
+            pid = int((run / "keycloak.pid").read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            shutil.rmtree(run, ignore_errors=True)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -294,7 +314,9 @@ class KeycloakProcess(Started):
         self.java = find_java()
         assert self.java is not None
         CACHE.mkdir(parents=True, exist_ok=True)
+        _remove_stale_runs()
         self.work = Path(tempfile.mkdtemp(prefix="run-", dir=CACHE))
+        (self.work / "keycloak.pid").write_text(str(os.getpid()), encoding="utf-8")
         try:
             home = self._home(self.work)
             self._write_realm(self.work, home)
@@ -309,7 +331,9 @@ class KeycloakProcess(Started):
                 stdout=self.log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # kc.sh and its java: one group to stop
+                preexec_fn=_die_with_parent,
             )
+            (self.work / "keycloak.pid").write_text(str(self.process.pid), encoding="utf-8")
             self._wait_ready()
             self.started_in = time.monotonic() - began
             self.profile = self.write_profile()

@@ -4,9 +4,8 @@
 package-lock.json) on 127.0.0.1 over HTTPS with a local CA, five clients (one per
 authentication method, a public one with PKCE) and test professionals from the synthetic
 Annuaire Santé whose PSC-shaped claims it releases under `scope_all`; it then writes a target
-profile for it that logs in through the `html_form` driver. `compare()` holds a conformance
-summary against the expected-results file: every check passes unless that file lists it, with
-its verdict and a one-line reason, and every entry of that file must still happen.
+profile for it that logs in through the `html_form` driver. Its results are held to
+interop/oidc-provider/expected-results.toml (psc_testkit/interop/expected.py).
 """
 
 from __future__ import annotations
