@@ -11,6 +11,7 @@ Options come from the PSC_LOAD environment variable (JSON) that `psc-testkit loa
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 import os
@@ -126,10 +127,12 @@ def name_step(method: str, url: str) -> str:
     return "login-page"
 
 
+@functools.cache
 def trusted_context(cafile: str | None = None) -> gevent.ssl.SSLContext:
     """TLS as the conformance suite does it: the profile's CA file (else the system's trust),
     host names checked. Locust's FastHttpUser verifies nothing by default (insecure=True), which
-    would send secrets and passwords to whoever answers."""
+    would send secrets and passwords to whoever answers. One context for every connection of
+    the process: the CA file is read once, not at each new connection."""
     ca = str(TARGET.ca_file) if TARGET.ca_file else cafile
     return gevent.ssl.create_default_context(cafile=ca)
 

@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from psc_testkit.child import ChildStartError, Started
 from psc_testkit.interop.ciba_channel import CibaChannel
-from psc_testkit.interop.oidc_provider import LOGGED_OUT, REDIRECT, _pem, accounts
+from psc_testkit.interop.oidc_provider import LOGGED_OUT, REDIRECT, _pem, _public_jwk
 from psc_testkit.simulator import annuaire, claims
 from psc_testkit.simulator.tls import LocalCA, subject_dn
 
@@ -187,12 +186,17 @@ def user_representation(pro: annuaire.Professional, password_env: str) -> dict:
     }
 
 
+try:  # looked up here, not in the forked child, where a dlopen could deadlock on a lock
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _PRCTL = None
+
+
 def _die_with_parent() -> None:
     """In the child, before kc.sh (which execs java): SIGTERM when the process that started it
     dies, so a killed test run or `make keycloak` never leaves a Keycloak behind (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _remove_stale_runs() -> None:
@@ -246,14 +250,11 @@ class KeycloakProcess(Started):
             raise KeycloakError(f"keytool could not write the truststore: {made.stderr.strip()}")
         client_key = ec.generate_private_key(ec.SECP256R1())
         (work / "jwt.key.pem").write_bytes(_pem(client_key))
-        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(client_key.public_key()))
-        public.pop("key_ops", None)
-        jwks = {"keys": [{**public, "kid": "psc-testkit-jwt", "use": "sig", "alg": "ES256"}]}
+        jwks = {"keys": [_public_jwk(client_key, "psc-testkit-jwt")]}
 
         self.secrets = {name: secrets.token_urlsafe(24) for name in ("basic", "post", "ciba")}
         self.env = {f"PSC_KC_SECRET_{k.upper()}": v for k, v in self.secrets.items()}
         directory = annuaire.Annuaire(1, self.users)
-        self.accounts = accounts(self.users)
         self.passwords: dict[str, str] = {}
         users = []
         for index, pro in enumerate(directory.professionals):
