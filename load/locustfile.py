@@ -1,32 +1,40 @@
 """Locust scenarios replaying Pro Santé Connect login traffic (run by `psc-testkit load`).
 
 Every scenario is built on the client core: the flow steps of psc_testkit.flow and the very
-login drivers the conformance suite uses, driven through Locust's FastHttpUser. Each request is
-named by its step; each journey is also reported as one transaction (request type FLOW) with its
-end-to-end latency, failed with the failing step's reason.
+login drivers the conformance suite uses, driven through Locust's FastHttpUser. Each virtual
+user has two sessions, as in the conformance harness: the browser's (front channel: cookies,
+the login pages) and the relying party's server's (back channel: discovery, token, userinfo,
+introspection, refresh, CIBA; it never holds a cookie). Each request is named by its step;
+each journey is also reported as one transaction (request type FLOW) with its end-to-end
+latency, failed with the failing step's reason and its class (provider, protocol or tool:
+psc_testkit.loadkit.failures).
 
 Options come from the PSC_LOAD environment variable (JSON) that `psc-testkit load` sets.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
+import http.cookiejar
+import itertools
 import json
 import logging
 import os
-import random
 import secrets
+import signal
 import sys
 import time
+import traceback
 from pathlib import Path
-from typing import ClassVar
 
 import gevent
 import gevent.lock
+import gevent.pool
+import gevent.queue
 import gevent.ssl
 import locust.stats
-from locust import FastHttpUser, between, constant_pacing, events, task
+from locust import FastHttpUser, between, constant, constant_pacing, events, task
+from locust.contrib.fasthttp import FastHttpSession
 from locust.runners import MasterRunner, WorkerRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # shapes.py beside this file
@@ -36,11 +44,15 @@ import shapes
 from psc_testkit import flow, slo
 from psc_testkit.config import load_target
 from psc_testkit.destinations import Destinations
-from psc_testkit.drivers import make_driver
+from psc_testkit.drivers import LoginError, LoginRefused, make_driver
 from psc_testkit.drivers.common import callback_of
+from psc_testkit.errors import RunStopped, TargetError
+from psc_testkit.harness import recorder_for
 from psc_testkit.jsonsafe import loads
+from psc_testkit.loadkit import failures, names
 from psc_testkit.loadkit import results as res
-from psc_testkit.loadkit.browser import LocustBrowser, StepFailure
+from psc_testkit.loadkit.browser import LocustBrowser
+from psc_testkit.loadkit.failures import PROTOCOL, PROVIDER, TOOL, StepFailure
 from psc_testkit.metadata import Metadata
 
 OPTIONS = json.loads(os.environ.get("PSC_LOAD", "{}"))
@@ -54,26 +66,61 @@ CIBA_CLIENT = next(
     (c for c in TARGET.clients if c.ciba and c.auth_method != "tls_client_auth"), None
 )
 OBJECTIVES = [slo.parse(s) for s in OPTIONS.get("slos", [])]
-WEIGHTS = OPTIONS.get("weights", {})
+WEIGHTS = names.weights(OPTIONS.get("weights", {}))
 THINK = float(OPTIONS.get("think", 1.0))
+ARRIVAL_RATE = float(OPTIONS.get("arrival_rate") or 0)  # flows/s: the open model
+MAX_IN_FLIGHT = int(OPTIONS.get("max_in_flight", 2000))  # arrivals one process keeps going
+PROGRESS_EVERY = float(OPTIONS.get("progress_every", 5))
+REPORTS = Path(OPTIONS.get("reports", "reports/load"))
 RESULTS = res.Results()
+REDACT = recorder_for(TARGET).redact
+# Tests of the failure classes make our own code fail every Nth first login ("tool:N"): the
+# only way to prove a tool failure invalidates a run without breaking the tool for real.
+FAULT_EVERY = int(os.environ.get("PSC_LOAD_FAULT", "tool:0").partition(":")[2] or 0)
+FIRST_LOGINS = itertools.count(1)
+LOG = logging.getLogger("psc_testkit.load")
 locust.stats.PERCENTILES_TO_REPORT = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0]
 
 
-# Shared per process: discovery (fetched once) and the pool of test professionals -------------
+# Shared per process: discovery (fetched once), the test accounts, the run's state -----------
+
+
+class Accounts:
+    """The profile's test users (with their own passwords, read by the driver). Shared by
+    default: a virtual user logs in as one that others may use at the same time, each in a
+    session of its own, as colleagues on one account would. With `exclusive_accounts`, a
+    virtual user waits for a free one: the pool never fails a flow."""
+
+    def __init__(self, users: list[str], exclusive: bool) -> None:
+        self.exclusive = exclusive
+        self.free: gevent.queue.Queue[str] = gevent.queue.Queue()
+        for user in users:
+            self.free.put(user)
+        self.turns = itertools.cycle(users)
+
+    def take(self) -> str:
+        return self.free.get() if self.exclusive else next(self.turns)
+
+    def give_back(self, user: str) -> None:
+        if self.exclusive:
+            self.free.put(user)
 
 
 class Shared:
     meta: dict | None = None
-    stopping = False  # a broken prerequisite stops the run once
-    users: ClassVar[collections.deque[str]] = collections.deque()
+    accounts: Accounts | None = None
+    stopped: str | None = None  # why the run stopped itself (a broken prerequisite), once
+    interrupted: str | None = None  # the signal that interrupted the run
+    tool_failures = 0
+    offered = 0  # arrivals started (open model); from workers, summed at the master
+    offered_unsent = 0
     lock = gevent.lock.Semaphore()
 
     @classmethod
-    def ensure(cls, client, browser: LocustBrowser) -> dict:
+    def ensure(cls, rp: LocustBrowser) -> dict:
         with cls.lock:
             if cls.meta is None:
-                r = browser.request("GET", TARGET.discovery_url, name="discovery")
+                r = rp.request("GET", TARGET.discovery_url, name="discovery")
                 if r.status_code != 200:
                     raise StepFailure(f"discovery: {r.failure()}")
                 try:
@@ -83,39 +130,38 @@ class Shared:
                 # No journey sends a secret, a token or a password off the provider's hosts.
                 refused = Destinations(TARGET).metadata_problems(meta)
                 if refused:
-                    problem, names = next(iter(refused.items()))
-                    raise StepFailure(f"discovery: {', '.join(names)}: {problem}")
+                    problem, hosts = next(iter(refused.items()))
+                    raise StepFailure(f"discovery: {', '.join(hosts)}: {problem}")
+                users = cls._load_users(rp)
+                if not users:
+                    raise StepFailure("no test user: list them in the profile's [driver] users")
+                cls.accounts = Accounts(users, bool(OPTIONS.get("exclusive_accounts")))
                 cls.meta = meta
-                cls.users.extend(cls._load_users(client))
         return cls.meta
 
-    @classmethod
-    def _load_users(cls, client) -> list[str]:
+    @staticmethod
+    def _load_users(rp: LocustBrowser) -> list[str]:
         users = list(TARGET.driver.users)
         if not users and TARGET.control_origin:
-            r = client.get(
-                f"{TARGET.control_origin}/_simulator/users?limit=10000", name="(setup) users"
+            r = rp.request(
+                "GET", f"{TARGET.control_origin}/_simulator/users?limit=10000", name="(setup) users"
             )
-            users = [u["idNat"] for u in r.json()["users"]]
-        # Workers take disjoint slices, so no professional is used twice at once.
+            users = [u["idNat"] for u in loads(r.content)["users"]] if r.status_code == 200 else []
+        # Workers start from different accounts, so they do not all begin with the same one.
         index = int(os.environ.get("PSC_WORKER_INDEX", 0))
         count = int(os.environ.get("PSC_WORKER_COUNT", 1))
-        users = users[index::count] or users
-        random.Random(index).shuffle(users)
-        return users
+        if OPTIONS.get("exclusive_accounts"):
+            return users[index::count] or users  # disjoint slices: exclusive across workers
+        shift = len(users) * index // max(count, 1)
+        return users[shift:] + users[:shift]
 
     @classmethod
-    def take(cls) -> str:
-        if not cls.users:
-            raise StepFailure("every test professional is busy: add users or lower the load")
-        return cls.users.popleft()
-
-    @classmethod
-    def give_back(cls, user: str) -> None:
-        cls.users.append(user)
-
-
-# The journeys -------------------------------------------------------------------------------
+    def stop_run(cls, environment, reason: str) -> None:
+        """A prerequisite broke: one line, the run stops (exit 3), nothing more is sent."""
+        if cls.stopped is None:
+            cls.stopped = reason
+            LOG.error("load stopped: %s", reason)
+            gevent.spawn(environment.runner.quit)
 
 
 def name_step(method: str, url: str) -> str:
@@ -137,42 +183,221 @@ def trusted_context(cafile: str | None = None) -> gevent.ssl.SSLContext:
     return gevent.ssl.create_default_context(cafile=ca)
 
 
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """The relying party's server keeps no cookie: the user's SSO cookie is the browser's."""
+
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+    def return_ok(self, cookie, request) -> bool:
+        return False
+
+
+def session(user, *, cookies: bool) -> FastHttpSession:
+    """A new HTTP session as the journeys' users make them (TLS verified, bounded reads)."""
+    made = FastHttpSession(
+        base_url=user.host,
+        request_event=user.environment.events.request,
+        user=user,
+        insecure=False,
+        ssl_context_factory=trusted_context,
+        network_timeout=TARGET.timeout,
+        connection_timeout=TARGET.timeout,
+        max_retries=0,  # as FastHttpUser's: a retry would outlive the exchange's deadline
+    )
+    if not cookies:
+        made.cookiejar.set_policy(_NoCookies())
+    return made
+
+
+# One login's worth of protocol, on a browser and a relying party's server ---------------------
+
+
+class Visitor:
+    """A professional at a browser (`browser`) and the app's server (`rp`): the steps every
+    journey is made of, each failing with a classified StepFailure."""
+
+    driver = make_driver(TARGET.driver, TARGET)  # one per process: one refused-login budget
+
+    def __init__(self, browser: LocustBrowser, rp: LocustBrowser, meta: dict) -> None:
+        self.browser, self.rp, self.meta = browser, rp, meta
+
+    def login(self, user: str) -> dict:
+        """authorize → authenticate (driver, in the browser) → token (server); the tokens."""
+        request = flow.AuthorizationRequest.new(
+            self.meta["authorization_endpoint"], CLIENT, TARGET.scope, acr_values=TARGET.acr_values
+        )
+        try:
+            answer = self.driver.authenticate(
+                self.browser, request.url(), CLIENT.redirect_uri, user
+            )
+        except LoginRefused as exc:
+            raise StepFailure(f"login: {exc}", PROTOCOL) from None
+        except (LoginError, TargetError) as exc:
+            raise StepFailure(f"login: {exc}", PROVIDER) from None
+        if not answer.code:
+            raise failures.of_callback(answer.error, answer.problem, answer.status)
+        return self.token(
+            flow.token_request(
+                self.meta, CLIENT, answer.code, request.redirect_uri, request.verifier
+            )
+        )
+
+    def call(self, request: flow.HttpRequest, name: str):
+        """A back-channel request that must answer 200."""
+        response = self.rp.send(request, name)
+        if response.status_code != 200:
+            raise failures.of_response(
+                name, response.status_code, response.content, response.problem
+            )
+        return response
+
+    def token(self, request: flow.HttpRequest, name: str = "token") -> dict:
+        response = self.call(request, name)
+        try:
+            body = loads(response.content)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise StepFailure(f"{name}: not a JSON object")
+        if not isinstance(body.get("access_token"), str):
+            raise StepFailure(f"{name}: no access_token")
+        return body
+
+    def userinfo(self, tokens: dict) -> None:
+        self.call(flow.userinfo_request(self.meta, tokens["access_token"]), "userinfo")
+
+    def refresh(self, tokens: dict) -> dict:
+        """A refresh; a provider that does not rotate refresh tokens answers without one:
+        the one held stays valid and is kept."""
+        new = self.token(
+            flow.refresh_request(self.meta, CLIENT, tokens["refresh_token"]), "refresh"
+        )
+        if not isinstance(new.get("refresh_token"), str):
+            new["refresh_token"] = tokens["refresh_token"]
+        return new
+
+    def first_login(self, user: str) -> None:
+        if FAULT_EVERY and next(FIRST_LOGINS) % FAULT_EVERY == 0:
+            raise RuntimeError("a fault injected by PSC_LOAD_FAULT")
+        tokens = self.login(user)
+        self.userinfo(tokens)
+        if OPTIONS.get("refresh") and tokens.get("refresh_token"):
+            self.refresh(tokens)
+        if OPTIONS.get("logout") and tokens.get("id_token"):
+            url = flow.logout_url(self.meta, id_token_hint=tokens["id_token"])
+            self.browser.request("GET", url, name="logout")
+
+    def silent(self) -> None:
+        request = flow.AuthorizationRequest.new(
+            self.meta["authorization_endpoint"],
+            CLIENT,
+            TARGET.scope,
+            acr_values=TARGET.acr_values,
+            extra={"prompt": "none"},
+        )
+        response = self.browser.request("GET", request.url(), name="authorize (sso)")
+        answer = callback_of(response, CLIENT.redirect_uri)
+        if answer is None:
+            if response.status_code == 0 or response.status_code >= 400:
+                raise failures.of_response(
+                    "silent authorize", response.status_code, response.content, response.problem
+                )
+            raise StepFailure("silent authorize: no redirect to the client")
+        if not answer.code:
+            raise failures.of_callback(answer.error, answer.problem, answer.status)
+        self.token(
+            flow.token_request(
+                self.meta, CLIENT, answer.code, request.redirect_uri, request.verifier
+            )
+        )
+
+    def poll(self, tokens: dict) -> None:
+        self.userinfo(tokens)
+        if "introspection_endpoint" in self.meta:
+            self.call(
+                flow.introspection_request(self.meta, CLIENT, tokens["access_token"]),
+                "introspection",
+            )
+
+    def ciba(self, user: str) -> None:
+        request = flow.ciba_request(
+            self.meta,
+            CIBA_CLIENT,
+            user,
+            TARGET.scope,
+            acr_values=TARGET.acr_values,
+            binding_message=f"{secrets.randbelow(100):02d}",
+            channel="MOBILE",
+        )
+        try:
+            started = loads(self.call(request, "ciba").content)
+            auth_req_id = started["auth_req_id"]
+            interval = float(started.get("interval", 5))
+            deadline = time.time() + float(started.get("expires_in", 120))
+        except (ValueError, KeyError, TypeError):
+            raise StepFailure("ciba: no auth_req_id, interval and expires_in") from None
+        while time.time() < deadline:
+            gevent.sleep(interval)
+            poll = self.rp.send(
+                flow.ciba_token_request(self.meta, CIBA_CLIENT, auth_req_id), "ciba-token"
+            )
+            if poll.status_code == 200:
+                return
+            error = failures.error_code(poll.content)
+            if error == "slow_down":
+                interval += 5
+            elif error != "authorization_pending":
+                raise failures.of_response(
+                    "ciba-token", poll.status_code, poll.content, poll.problem
+                )
+        raise StepFailure("ciba: expired before approval")
+
+
+# The journeys -------------------------------------------------------------------------------
+
+
 class Journeys(FastHttpUser):
     abstract = True
     insecure = False
     ssl_context_factory = staticmethod(trusted_context)
     wait_time = between(THINK * 0.5, THINK * 1.5) if THINK else constant_pacing(0)
-    driver = make_driver(TARGET.driver, TARGET)  # the target: where its logins may go
     # Per read; the LocustBrowser bounds the whole exchange at three times this, as conformance.
     network_timeout = TARGET.timeout
     connection_timeout = TARGET.timeout
 
     def on_start(self) -> None:
-        self.browser = LocustBrowser(self.client, name_step, deadline=3 * TARGET.timeout)
+        deadline = 3 * TARGET.timeout
+        self.rp = LocustBrowser(session(self, cookies=False), name_step, deadline=deadline)
+        self.browser = LocustBrowser(self.client, name_step, deadline=deadline)
         try:
-            self.meta = Shared.ensure(self.client, self.browser)
+            self.visitor = Visitor(self.browser, self.rp, Shared.ensure(self.rp))
         except StepFailure as exc:
             # No journey can run without the metadata: one cause, so the run stops, its reason
             # recorded as a failed flow (in the summary) and said in one line, not per user.
             self.report_flow("setup", 0.0, exc)
-            if not Shared.stopping:
-                Shared.stopping = True
-                logging.getLogger("psc_testkit.load").error("load stopped: %s", exc)
-                gevent.spawn(self.environment.runner.quit)
+            Shared.stop_run(self.environment, str(exc))
             while True:  # until the runner's quit ends this user (the run time bounds it too)
                 gevent.sleep(1)
 
-    def transaction(self, name: str, journey) -> None:
-        """Run a journey as one FLOW transaction: its latency, or the failing step's reason."""
+    def transaction(self, name: str, journey, *args) -> bool:
+        """Run a journey as one FLOW transaction: its latency, or the failing step's reason
+        and class. True when it completed."""
         started = time.perf_counter()
         error: Exception | None = None
         try:
-            journey()
+            journey(*args)
         except StepFailure as exc:
             error = exc
+        except RunStopped as exc:  # the provider refused logins: no more credentials go out
+            Shared.stop_run(self.environment, str(exc))
+            error = StepFailure(str(exc), PROTOCOL)
+        except gevent.GreenletExit:
+            raise
         except Exception as exc:
-            error = StepFailure(f"{type(exc).__name__}: {exc}")
+            error = tool_failure(exc)
         self.report_flow(name, (time.perf_counter() - started) * 1000, error)
+        return error is None
 
     def report_flow(self, name: str, milliseconds: float, error: Exception | None) -> None:
         self.environment.events.request.fire(
@@ -185,217 +410,117 @@ class Journeys(FastHttpUser):
             response=None,
         )
 
-    def login(self, user: str) -> dict:
-        """authorize → authenticate (driver) → token; returns the token response."""
-        request = flow.AuthorizationRequest.new(
-            self.meta["authorization_endpoint"],
-            CLIENT,
-            TARGET.scope,
-            acr_values=TARGET.acr_values,
-        )
-        answer = self.driver.authenticate(self.browser, request.url(), CLIENT.redirect_uri, user)
-        if not answer.code:
-            raise StepFailure(f"authorize: {answer.error or answer.problem or 'no code'}")
-        return self.token(
-            flow.token_request(
-                self.meta, CLIENT, answer.code, request.redirect_uri, request.verifier
-            )
-        )
-
-    def token(self, request: flow.HttpRequest, name: str = "token") -> dict:
-        response = self.browser.send(request, name)
-        if response.status_code != 200:
-            raise StepFailure(f"{name}: HTTP {response.status_code}")
-        try:
-            body = loads(response.content)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise StepFailure(f"{name}: not a JSON object")
-        if not isinstance(body.get("access_token"), str):
-            raise StepFailure(f"{name}: no access_token")
-        return body
-
-    def userinfo(self, tokens: dict) -> None:
-        response = self.browser.send(
-            flow.userinfo_request(self.meta, tokens["access_token"]), "userinfo"
-        )
-        if response.status_code != 200:
-            raise StepFailure(f"userinfo: HTTP {response.status_code}")
-
     def first_login(self) -> None:
         self.client.cookiejar.clear()  # a new browser: no SSO session
-        user = Shared.take()
+        user = Shared.accounts.take()  # before the clock: waiting for an account is not latency
         try:
-            tokens = self.login(user)
-            self.userinfo(tokens)
-            if OPTIONS.get("refresh") and tokens.get("refresh_token"):
-                self.token(
-                    flow.refresh_request(self.meta, CLIENT, tokens["refresh_token"]), "refresh"
-                )
-            if OPTIONS.get("logout") and tokens.get("id_token"):
-                url = flow.logout_url(self.meta, id_token_hint=tokens["id_token"])
-                self.browser.request("GET", url, name="logout")
+            self.transaction("first-login", self.visitor.first_login, user)
         finally:
-            Shared.give_back(user)
+            Shared.accounts.give_back(user)
+
+    def logged_in(self) -> dict | None:
+        """Tokens of a first login in a new browser (a first-login flow), or None."""
+        self.client.cookiejar.clear()
+        user = Shared.accounts.take()
+        held: dict = {}
+        try:
+            self.transaction("first-login", lambda: held.update(self.visitor.login(user)))
+        finally:
+            Shared.accounts.give_back(user)
+        return held or None
+
+
+def tool_failure(exc: BaseException) -> StepFailure:
+    """Our own code broke: the traceback goes to the run's log file (redacted), the flow is
+    failed as the tool's, never the provider's."""
+    Shared.tool_failures += 1
+    if Shared.tool_failures <= 50:
+        text = "".join(traceback.format_exception(exc))
+        try:
+            REPORTS.mkdir(parents=True, exist_ok=True)
+            with (REPORTS / "tool-failures.log").open("a", encoding="utf-8") as log:
+                log.write(f"--- pid {os.getpid()} at {time.strftime('%H:%M:%S')}\n")
+                log.write(REDACT(text) + "\n")
+        except OSError:
+            pass
+    return StepFailure(f"psc-testkit: {type(exc).__name__}: {REDACT(str(exc))[:160]}", TOOL)
 
 
 class FirstLogin(Journeys):
     """A new session: discovery (cached), authorize, authenticate (CPS or e-CPS), callback,
     token, userinfo; optionally refresh and logout."""
 
-    weight = int(WEIGHTS.get("first-login", 4))
+    weight = 0 if ARRIVAL_RATE else WEIGHTS["first-login"]
 
     @task
     def journey(self) -> None:
-        self.transaction("first-login", self.first_login)
+        self.first_login()
 
 
 class ReturningUser(Journeys):
     """An SSO session already open: a silent authorize and a token request."""
 
-    weight = int(WEIGHTS.get("returning", 3))
+    weight = 0 if ARRIVAL_RATE else WEIGHTS["returning"]
 
     def on_start(self) -> None:
         super().on_start()
-        self.user = Shared.take()
-        self.transaction("first-login", lambda: self.login(self.user))
-
-    def on_stop(self) -> None:
-        if hasattr(self, "user"):  # not when the run stopped during on_start
-            Shared.give_back(self.user)
-
-    def silent(self) -> None:
-        request = flow.AuthorizationRequest.new(
-            self.meta["authorization_endpoint"],
-            CLIENT,
-            TARGET.scope,
-            acr_values=TARGET.acr_values,
-            extra={"prompt": "none"},
-        )
-        answer = callback_of(
-            self.browser.request("GET", request.url(), name="authorize (sso)"), CLIENT.redirect_uri
-        )
-        if answer is None or not answer.code:
-            raise StepFailure("silent authorize: no code")
-        self.token(
-            flow.token_request(
-                self.meta, CLIENT, answer.code, request.redirect_uri, request.verifier
-            )
-        )
+        self.session_open = self.logged_in() is not None
 
     @task
     def journey(self) -> None:
-        self.transaction("returning", self.silent)
+        if not self.session_open:  # its first login failed: a new browser tries again
+            self.session_open = self.logged_in() is not None
+            return
+        if not self.transaction("returning", self.visitor.silent):
+            self.session_open = False
 
 
 class TokenRefresher(Journeys):
-    """Logs in once, then refreshes (the rotated refresh token each time)."""
+    """Logs in once, then refreshes (with the refresh token the provider last gave)."""
 
-    weight = int(WEIGHTS.get("refresher", 1))
-
-    def on_start(self) -> None:
-        super().on_start()
-        self.tokens: dict = {}
+    weight = 0 if ARRIVAL_RATE else WEIGHTS["refresh"]
+    tokens: dict | None = None
 
     def refresh(self) -> None:
-        if not self.tokens.get("refresh_token"):
-            user = Shared.take()
-            try:
-                self.client.cookiejar.clear()
-                self.tokens = self.login(user)
-            finally:
-                Shared.give_back(user)
-            return
-        try:
-            self.tokens = self.token(
-                flow.refresh_request(self.meta, CLIENT, self.tokens["refresh_token"]), "refresh"
-            )
-        except StepFailure:
-            self.tokens = {}
-            raise
+        self.tokens = self.visitor.refresh(self.tokens)
 
     @task
     def journey(self) -> None:
-        self.transaction("refresh", self.refresh)
+        if not (self.tokens or {}).get("refresh_token"):
+            self.tokens = self.logged_in()
+            return
+        if not self.transaction("refresh", self.refresh):
+            self.tokens = None
 
 
 class Poller(Journeys):
     """Logs in once, then polls userinfo and introspection with the access token."""
 
-    weight = int(WEIGHTS.get("poller", 1))
-
-    def on_start(self) -> None:
-        super().on_start()
-        self.tokens: dict = {}
-        self.obtained = 0.0
-
-    def poll(self) -> None:
-        if not self.tokens or time.time() - self.obtained > 90:  # PSC tokens last 120 s
-            user = Shared.take()
-            try:
-                self.client.cookiejar.clear()
-                self.tokens, self.obtained = self.login(user), time.time()
-            finally:
-                Shared.give_back(user)
-        self.userinfo(self.tokens)
-        if "introspection_endpoint" in self.meta:
-            response = self.browser.send(
-                flow.introspection_request(self.meta, CLIENT, self.tokens["access_token"]),
-                "introspection",
-            )
-            if response.status_code != 200:
-                raise StepFailure(f"introspection: HTTP {response.status_code}")
+    weight = 0 if ARRIVAL_RATE else WEIGHTS["userinfo-poll"]
+    tokens: dict | None = None
+    obtained = 0.0
 
     @task
     def journey(self) -> None:
-        self.transaction("userinfo-poll", self.poll)
+        if not self.tokens or time.time() - self.obtained > 90:  # PSC tokens last 120 s
+            self.tokens, self.obtained = self.logged_in(), time.time()
+            return
+        self.transaction("userinfo-poll", self.visitor.poll, self.tokens)
 
 
 class CibaLogin(Journeys):
     """A decoupled login: backchannel request with the idNat as login_hint and a two-digit
     binding message, then polling the token endpoint until the e-CPS app approves."""
 
-    weight = int(WEIGHTS.get("ciba", 1)) if CIBA_CLIENT else 0
-
-    def ciba(self) -> None:
-        user = Shared.take()
-        try:
-            request = flow.ciba_request(
-                self.meta,
-                CIBA_CLIENT,
-                user,
-                TARGET.scope,
-                acr_values=TARGET.acr_values,
-                binding_message=f"{secrets.randbelow(100):02d}",
-                channel="MOBILE",
-            )
-            response = self.browser.send(request, "ciba")
-            if response.status_code != 200:
-                raise StepFailure(f"ciba: HTTP {response.status_code}")
-            started = json.loads(response.content)
-            interval = float(started.get("interval", 5))
-            deadline = time.time() + float(started.get("expires_in", 120))
-            while time.time() < deadline:
-                gevent.sleep(interval)
-                poll = self.browser.send(
-                    flow.ciba_token_request(self.meta, CIBA_CLIENT, started["auth_req_id"]),
-                    "ciba-token",
-                )
-                if poll.status_code == 200:
-                    return
-                error = json.loads(poll.content or b"{}").get("error")
-                if error == "slow_down":
-                    interval += 5
-                elif error != "authorization_pending":
-                    raise StepFailure(f"ciba-token: {error}")
-            raise StepFailure("ciba: expired before approval")
-        finally:
-            Shared.give_back(user)
+    weight = WEIGHTS["ciba"] if CIBA_CLIENT and not ARRIVAL_RATE else 0
 
     @task
     def journey(self) -> None:
-        self.transaction("ciba", self.ciba)
+        user = Shared.accounts.take()
+        try:
+            self.transaction("ciba", self.visitor.ciba, user)
+        finally:
+            Shared.accounts.give_back(user)
 
 
 class AvailabilityProbe(Journeys):
@@ -406,7 +531,61 @@ class AvailabilityProbe(Journeys):
 
     @task
     def journey(self) -> None:
-        self.transaction("probe", self.first_login)
+        self.client.cookiejar.clear()
+        user = Shared.accounts.take()
+        try:
+            self.transaction("probe", self.visitor.first_login, user)
+        finally:
+            Shared.accounts.give_back(user)
+
+
+class Arrivals(Journeys):
+    """The open model (`--arrival-rate`): new professionals arrive at a fixed rate, each a
+    first login in a new browser, whether or not earlier ones are done, so a slow provider
+    cannot lower the offered load (no coordinated omission). Arrivals beyond MAX_IN_FLIGHT
+    are failed as the tool's: the generator could not offer that rate."""
+
+    abstract = not ARRIVAL_RATE  # only in the open model
+    fixed_count = 1
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.in_flight = gevent.pool.Pool(MAX_IN_FLIGHT)
+
+    def on_stop(self) -> None:
+        if hasattr(self, "in_flight"):
+            self.in_flight.kill(block=False)
+
+    def arrive(self) -> None:
+        front = session(self, cookies=True)  # a new browser, its own connections
+        user = Shared.accounts.take()
+        try:
+            visitor = Visitor(
+                LocustBrowser(front, name_step, 3 * TARGET.timeout), self.rp, Shared.meta
+            )
+            self.transaction("arrival", visitor.first_login, user)
+        finally:
+            Shared.accounts.give_back(user)
+            front.client.clientpool.close()
+
+    @task
+    def offer(self) -> None:
+        rate = ARRIVAL_RATE / max(1, int(os.environ.get("PSC_WORKER_COUNT", 1)))
+        due = time.perf_counter()
+        while True:
+            if self.in_flight.full():
+                self.report_flow(
+                    "arrival",
+                    0.0,
+                    StepFailure(f"generator: {MAX_IN_FLIGHT} flows already in flight", TOOL),
+                )
+            else:
+                Shared.offered += 1
+                Shared.offered_unsent += 1
+                self.in_flight.spawn(self.arrive)
+            due += 1 / rate
+            gevent.sleep(max(0.0, due - time.perf_counter()))
 
 
 if OPTIONS.get("shape"):
@@ -425,26 +604,61 @@ if OPTIONS.get("shape"):
 def _record(request_type, name, response_time, exception, **_kwargs) -> None:
     if name.startswith("(setup)"):
         return
-    error = None if exception is None else str(exception).splitlines()[0][:200]
-    RESULTS.record(request_type, name, response_time, error)
+    error = kind = None
+    if exception is not None:
+        error = str(exception).splitlines()[0][:200] if str(exception) else type(exception).__name__
+        kind = getattr(exception, "kind", PROVIDER)
+    at = time.time()
+    RESULTS.record(request_type, name, response_time, error, kind, at)
     if OPTIONS.get("_worker"):
-        RESULTS.pending.append((request_type, name, response_time, error))
+        RESULTS.pending.append((request_type, name, response_time, error, kind, at))
 
 
 @events.report_to_master.add_listener
 def _send(client_id, data, **_kwargs) -> None:
     data["psc_samples"], RESULTS.pending = RESULTS.pending, []
+    data["psc_stopped"] = Shared.stopped
+    data["psc_offered"], Shared.offered_unsent = Shared.offered_unsent, 0
 
 
 @events.worker_report.add_listener
 def _receive(client_id, data, **_kwargs) -> None:
-    RESULTS.merge(data.get("psc_samples", []))
+    RESULTS.merge(data.get("psc_samples", []), worker=client_id)
+    Shared.offered += int(data.get("psc_offered", 0))
+    if data.get("psc_stopped") and Shared.stopped is None:
+        Shared.stopped = data["psc_stopped"]
+
+
+def _interrupted(environment, name: str) -> None:
+    """Ctrl-C, or `psc-testkit load` forwarding a SIGINT/SIGTERM: remembered, and the run
+    stopped as its run time would stop it (the users end, Locust writes what it measured).
+    Handled in gevent's loop: a KeyboardInterrupt raised in whichever greenlet was running
+    would print a traceback."""
+    Shared.interrupted = Shared.interrupted or name
+    environment.runner.quit()
 
 
 @events.init.add_listener
 def _init(environment, **_kwargs) -> None:
     OPTIONS["_worker"] = isinstance(environment.runner, WorkerRunner)
     OPTIONS["_master"] = isinstance(environment.runner, MasterRunner)
+    if not OPTIONS["_worker"]:
+        gevent.signal_handler(signal.SIGINT, _interrupted, environment, "SIGINT")
+
+
+@events.test_start.add_listener
+def _started(environment, **_kwargs) -> None:
+    if OPTIONS.get("_worker"):
+        return
+    RESULTS.started = time.time()
+    if OPTIONS.get("progress") and PROGRESS_EVERY > 0:
+        gevent.spawn(_progress)
+
+
+def _progress() -> None:
+    while True:
+        gevent.sleep(PROGRESS_EVERY)
+        print(RESULTS.progress(time.time()), flush=True)
 
 
 @events.quitting.add_listener
@@ -452,22 +666,43 @@ def _verdict(environment, **_kwargs) -> None:
     if OPTIONS.get("_worker"):
         return
     planned = float(OPTIONS.get("run_time", 0))
-    report = res.summary(
-        RESULTS,
-        OBJECTIVES,
-        {
-            "target": TARGET.name,
-            "discovery_url": TARGET.discovery_url,
-            "users": OPTIONS.get("users"),
-            "shape": OPTIONS.get("shape"),
-            "planned_run_time_s": planned,
-            "interrupted": bool(planned) and time.time() - RESULTS.started < planned - 2,
-            "workers": OPTIONS.get("workers", 0),
-        },
-    )
-    path = res.write(report, Path(OPTIONS.get("reports", "reports/load")))
-    print("\n" + res.table(report) + f"\nsummary: {path}", flush=True)
-    # Stopped at setup ("load stopped: …", a "setup" flow): a prerequisite broke, nothing of
-    # the target was measured: exit 3 (DESIGN.md), not an SLO breach.
-    stopped = "setup" in report["flows"]
-    environment.process_exit_code = 3 if stopped else 0 if report["passed"] else 1
+    elapsed = time.time() - RESULTS.started
+    # What the launcher saw before it told Locust to stop: the signal it got, a dead target.
+    try:
+        launcher = json.loads((REPORTS / ".launcher.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        launcher = {}
+    interrupted = launcher.get("interrupted") or Shared.interrupted
+    if interrupted is None and not Shared.stopped and planned and elapsed < planned - 2:
+        interrupted = "stopped early"  # e.g. SIGTERM straight to Locust
+    meta = {
+        "target": TARGET.name,
+        "discovery_url": TARGET.discovery_url,
+        "model": f"open: {ARRIVAL_RATE:g} flows/s" if ARRIVAL_RATE else "closed",
+        "users": OPTIONS.get("users"),
+        "arrival_rate": ARRIVAL_RATE or None,
+        "arrivals_offered": Shared.offered if ARRIVAL_RATE else None,
+        "shape": OPTIONS.get("shape"),
+        "planned_run_time_s": planned,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(RESULTS.started)),
+        "interrupted": interrupted,
+        "stopped": Shared.stopped,
+        "target_exited": launcher.get("target_exited"),
+        "workers": OPTIONS.get("workers", 0),
+        "tool_log": str(REPORTS / "tool-failures.log") if Shared.tool_failures else None,
+    }
+    report = res.summary(RESULTS, OBJECTIVES, meta, bool(OPTIONS.get("require_proof")))
+    FINAL[:] = [report, res.write(report, REPORTS)]
+    environment.process_exit_code = report["exit_code"]
+
+
+FINAL: list = []  # the report and where it was written, for the last lines printed
+
+
+@events.quit.add_listener
+def _print(**_kwargs) -> None:
+    """After Locust's own tables: ours, and the verdict as the last line."""
+    if FINAL:
+        report, path = FINAL
+        print("\n" + res.table(report) + f"\nsummary: {path}", flush=True)
+        print(res.verdict_line(report), flush=True)

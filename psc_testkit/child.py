@@ -3,6 +3,7 @@ lines: the embedded simulator and the interop provider alike."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import signal
@@ -12,6 +13,19 @@ import threading
 import time
 from pathlib import Path
 from typing import IO, Self
+
+try:  # looked up here, not in a forked child, where a dlopen could deadlock on a lock
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _PRCTL = None
+
+
+def die_with_parent() -> None:
+    """In a child, before exec (`preexec_fn`): SIGTERM when the thread that started it dies,
+    so a killed run never leaves a server or a load generator behind (Linux; elsewhere a
+    no-op)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class ChildStartError(RuntimeError):
@@ -46,6 +60,11 @@ class AnnouncingChild:
             stderr=self.log,
             text=True,
             env={**os.environ, **self.env},
+            # Its own process group: a Ctrl-C in the terminal reaches the command that started
+            # it, which stops it in order (a load generator first, then its target), instead of
+            # killing it under a run that goes on.
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         # A thread reads the announced lines: select() on a buffered text pipe misses lines
         # already read into Python's buffer.

@@ -32,13 +32,28 @@ def cmd_validate_claims(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    import signal
+
     from psc_testkit.loadrun import LoadError, run_load
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Until the run's own handlers take over (they stop Locust, then the target), SIGTERM
+    # ends the command as Ctrl-C does: what it started is stopped on the way out.
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         return run_load(args)
     except LoadError as exc:
         print(f"psc-testkit load: {exc}", file=sys.stderr)
-        return 2
+        return exc.code
+    except KeyboardInterrupt:
+        print(
+            "psc-testkit load: interrupted before the load began: nothing measured", file=sys.stderr
+        )
+        return 4
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -345,15 +360,73 @@ def parser() -> argparse.ArgumentParser:
         help="replay login flows with Locust and judge the SLOs",
         description="Replay full login flows (first login, returning user, refresh, userinfo "
         "polling, CIBA, availability probe) with Locust, then judge the SLOs: a verdict table, "
-        "reports/load/summary.json, Locust HTML and CSV; exit 1 on any breach. Every run is "
-        "bounded in time; a target outside loopback needs --allow-remote and --run-time.",
+        "reports/load/summary.json, Locust HTML and CSV. Before any load: the profile, the "
+        "SLOs' names, reachability and one real login. Exit 0 every SLO holds, 1 an SLO "
+        "breached, 2 usage or profile error, 3 target unreachable or a prerequisite broken, "
+        "4 inconclusive (interrupted; INVALID: a failure in psc-testkit's own code; with "
+        "--require-proof, availability not provable). Every run is bounded in time; a target "
+        "outside loopback needs --allow-remote and --run-time.",
     )
     load.add_argument(
         "--target",
         default=str(DEFAULT_PROFILE),
         help=f"target profile (default {DEFAULT_PROFILE}: the embedded simulator)",
     )
-    load.add_argument("--users", type=int, default=None, help="concurrent users (default 10)")
+    load.add_argument(
+        "--users", type=int, default=None, help="concurrent users, the closed model (default 10)"
+    )
+    load.add_argument(
+        "--arrival-rate",
+        type=float,
+        default=None,
+        metavar="N",
+        help="the open model: N new first logins per second, whether or not earlier ones are "
+        "done (keycloak-benchmark's --users-per-sec)",
+    )
+    load.add_argument(
+        "--find-max",
+        action="store_true",
+        help="search the highest --arrival-rate that keeps the SLOs (from --arrival-rate, "
+        "default 10; --run-time per level) and print the knee",
+    )
+    load.add_argument(
+        "--find-max-steps", type=int, default=8, metavar="N", help="levels --find-max may run (8)"
+    )
+    load.add_argument(
+        "--require-proof",
+        action="store_true",
+        help="exit 4 when the availability target holds but is not yet provable at 95 %% "
+        "confidence (too few flows)",
+    )
+    load.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip the pre-flight (reachability as `profile check`, one real login)",
+    )
+    load.add_argument(
+        "--web",
+        action="store_true",
+        help="serve Locust's web UI on 127.0.0.1 for this run (bounded by --run-time)",
+    )
+    load.add_argument(
+        "--master-bind",
+        default=None,
+        metavar="HOST:PORT",
+        help="run only a Locust master, listening there for --expect-workers remote workers",
+    )
+    load.add_argument(
+        "--expect-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --master-bind: workers to wait for before the run starts (1)",
+    )
+    load.add_argument(
+        "--worker-of",
+        default=None,
+        metavar="HOST:PORT",
+        help="run only a Locust worker of the master there (same profile, same options)",
+    )
     load.add_argument("--spawn-rate", type=float, default=None, help="users started per second")
     load.add_argument("--run-time", default=None, help="duration: 60s, 10m, 2h (default 30s)")
     load.add_argument("--shape", choices=["ramp", "step", "spike", "soak"], default=None)
@@ -368,7 +441,7 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--weights",
         default=None,
-        help="scenario mix, e.g. first-login=4,returning=3,refresher=1,poller=1,ciba=1",
+        help="journey mix, e.g. first-login=4,returning=3,refresh=1,userinfo-poll=1,ciba=1",
     )
     load.add_argument("--think", type=float, default=None, help="think time in seconds (1)")
     load.add_argument("--probe-rate", type=float, default=None, help="probe flows/s (1)")

@@ -1,9 +1,17 @@
-"""`psc-testkit load`: start the target if it is the simulator, run Locust (alone, or as a
-master with local workers), bounded in time, and pass its verdict on as the exit code."""
+"""`psc-testkit load`: check everything a run needs before sending any load, start the target
+if it is the simulator, run Locust (alone, as a master with local or remote workers, or as a
+worker of a remote master), bounded in time, and pass its verdict on as the exit code.
+
+Interruptions never lie: Locust and the simulator run in process groups of their own, so a
+Ctrl-C in the terminal reaches this launcher alone, which stops them in order: Locust first
+(it writes what it measured, marked interrupted), the target after it. SIGTERM is handled as
+Ctrl-C; every child also gets SIGTERM if the launcher dies (PR_SET_PDEATHSIG)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import ipaddress
 import json
 import os
@@ -11,20 +19,32 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import tomllib
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from psc_testkit import slo
-from psc_testkit.config import ProfileError, load_target
+from psc_testkit.child import die_with_parent
+from psc_testkit.config import ProfileError, Target, load_target
+from psc_testkit.loadkit import names
+from psc_testkit.loadkit import results as res
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 DEFAULT_RUN_TIME = "30s"
+PREFIX = "psc-testkit load"
+# Reachability and login findings of the profile check that stop a run before any load.
+BLOCKING = {"DNS", "TCP", "TLS", "discovery", "hosts", "JWKS", "driver", "login"}
 
 
 class LoadError(Exception):
-    """A load run that must not start; the message says why."""
+    """A load run that must not start; the message says why, `code` the exit code."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def is_loopback(url: str) -> bool:
@@ -41,11 +61,26 @@ def is_loopback(url: str) -> bool:
 
 def _duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
-    text = text.strip()
+    text = str(text).strip()
     try:
         return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
     except (ValueError, IndexError):
         raise LoadError(f"cannot read the run time {text!r}: e.g. 60s, 10m, 2h") from None
+
+
+def _address(text: str, what: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise LoadError(f"cannot read {what} {text!r}: HOST:PORT, e.g. 10.0.0.1:5557")
+    return host, int(port)
+
+
+def _weights(text: str) -> dict[str, int]:
+    try:
+        pairs = (pair.split("=") for pair in text.split(","))
+        return {k.strip(): int(v) for k, v in pairs}
+    except ValueError:
+        raise LoadError(f"cannot read --weights {text!r}: name=int,…") from None
 
 
 def _options(args: argparse.Namespace, profile: dict) -> dict:
@@ -55,14 +90,12 @@ def _options(args: argparse.Namespace, profile: dict) -> dict:
     def pick(flag: object, key: str, default: object) -> object:
         return flag if flag is not None else table.get(key, default)
 
-    weights = table.get("weights", {})
-    if args.weights:
-        try:
-            weights = {
-                k.strip(): int(v) for k, v in (pair.split("=") for pair in args.weights.split(","))
-            }
-        except ValueError:
-            raise LoadError(f"cannot read --weights {args.weights!r}: name=int,…") from None
+    try:
+        weights = names.weights(
+            _weights(args.weights) if args.weights else table.get("weights", {})
+        )
+    except names.UnknownName as exc:
+        raise LoadError(str(exc)) from None
     slos = list(table.get("slos", [])) + args.slo
     if not any(s.replace(" ", "").startswith("availability") for s in slos):
         slos.append(f"availability>={slo.DEFAULT_AVAILABILITY * 100:.3f}%")
@@ -81,15 +114,33 @@ def _options(args: argparse.Namespace, profile: dict) -> dict:
         "weights": weights,
         "think": float(pick(args.think, "think", 1.0)),
         "probe_rate": float(pick(args.probe_rate, "probe_rate", 1.0)),
+        "arrival_rate": float(pick(args.arrival_rate, "arrival_rate", 0) or 0),
         "refresh": bool(args.refresh or table.get("refresh", False)),
         "logout": bool(args.logout or table.get("logout", False)),
+        "exclusive_accounts": bool(table.get("exclusive_accounts", False)),
+        "require_proof": bool(args.require_proof or table.get("require_proof", False)),
         "reports": args.reports,
         "workers": args.workers,
+        "progress": True,
     }
 
 
-def run_load(args: argparse.Namespace) -> int:
-    path = Path(args.target)
+def check_names(options: dict, target: Target) -> None:
+    """Every SLO names a flow or a step this run makes: a typo fails here, before any load,
+    not as NO DATA after it."""
+    ciba = any(c.ciba and c.auth_method != "tls_client_auth" for c in target.clients)
+    flows = names.selected_flows(options["weights"], ciba, bool(options["arrival_rate"]))
+    for text in options["slos"]:
+        objective = slo.parse(text)
+        if objective.target is None:
+            continue
+        try:
+            names.check_slo_target(objective.target, flows, options)
+        except names.UnknownName as exc:
+            raise LoadError(f"{text!r}: {exc}") from None
+
+
+def _load_profile(path: Path) -> tuple[dict, Target]:
     try:
         profile = tomllib.loads(path.read_text(encoding="utf-8"))
         probe = load_target(path, discovery_url="-", require_secrets=False)
@@ -104,7 +155,56 @@ def run_load(args: argparse.Namespace) -> int:
             probe = load_target(path)
     except (OSError, tomllib.TOMLDecodeError, ProfileError) as exc:
         raise LoadError(f"{path}: {exc}") from None
+    if not any(c.auth_method != "tls_client_auth" and not c.public for c in probe.clients):
+        raise LoadError(f"{path}: the journeys need a confidential client without mTLS")
+    return profile, probe
+
+
+def preflight(target: Target, out=sys.stdout) -> None:
+    """What `psc-testkit profile check --login` does, in one line each: reachability (DNS, TCP,
+    TLS, discovery, hosts, JWKS) and one real login. A failure stops the run (exit 3)."""
+    from psc_testkit.profile_check import ProfileCheck
+
+    check = ProfileCheck(target, io.StringIO(), login=True)
+    check.run()
+    load_client = next(
+        c for c in target.clients if c.auth_method != "tls_client_auth" and not c.public
+    )
+    blocking = [
+        f
+        for f in check.findings
+        if f.status == "FAIL"
+        and (f.step in BLOCKING or (f.step == "client" and load_client.client_id in f.text))
+    ]
+    if blocking:
+        first = blocking[0]
+        raise LoadError(f"pre-flight: {first.step}: {first.text} (no load was sent)", 3)
+    seen = [f.step for f in check.findings if f.status == "ok"]
+    reach = [s for s in ("DNS", "TCP", "TLS", "discovery", "JWKS") if s in seen]
+    print(f"pre-flight: reachability ok ({', '.join(reach)})", file=out, flush=True)
+    login = next((f for f in check.findings if f.step == "login"), None)
+    if login is not None:
+        print(f"pre-flight: login {login.status}: {login.text}", file=out, flush=True)
+
+
+def run_load(args: argparse.Namespace) -> int:
+    path = Path(args.target)
+    profile, probe = _load_profile(path)
     options = _options(args, profile)
+    if args.arrival_rate is not None and args.arrival_rate <= 0:
+        raise LoadError("--arrival-rate is a number of flows/s above 0")
+    if args.find_max and args.worker_of:
+        raise LoadError("--find-max runs at the master, not at a worker")
+    if args.web and (args.find_max or args.worker_of or args.master_bind):
+        raise LoadError(
+            "--web serves one local run: not with --find-max, --worker-of or --master-bind"
+        )
+    if (args.worker_of or args.master_bind) and probe.simulator:
+        raise LoadError(
+            "workers on other hosts need a target they can reach: run the simulator "
+            "(psc-testkit simulator --host ADDR) and give a profile of it"
+        )
+    check_names(options, probe)
     if not probe.simulator:
         if args.defect:
             raise LoadError("--defect needs the simulator as target")
@@ -114,7 +214,7 @@ def run_load(args: argparse.Namespace) -> int:
                 "of a shared service needs its operator's agreement. Pass --allow-remote and an "
                 "explicit --run-time once you have it."
             )
-        if args.allow_remote and options["run_time_text"] is None:
+        if args.allow_remote and options["run_time_text"] is None and not args.worker_of:
             raise LoadError("a remote target needs an explicit --run-time")
     options["run_time"] = _duration(options.pop("run_time_text") or DEFAULT_RUN_TIME)
     if options["run_time"] <= 0:
@@ -124,92 +224,232 @@ def run_load(args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         runtime: dict[str, str] = {}
+        sim = None
         if probe.simulator:
-            from psc_testkit.simulator.process import SimulatorProcess
+            from psc_testkit.simulator.process import SimulatorProcess, SimulatorStartError
 
             extra = ["--ecps-delay", str(args.ecps_delay)] if args.ecps_delay is not None else []
-            sim = stack.enter_context(
-                SimulatorProcess(defects=args.defect, config=path, extra_args=extra)
-            )
+            try:
+                sim = stack.enter_context(
+                    SimulatorProcess(defects=args.defect, config=path, extra_args=extra)
+                )
+            except SimulatorStartError as exc:
+                raise LoadError(f"the simulator did not start: {exc}", 3) from None
             runtime = sim.runtime()
             host = sim.origin
         else:
             parts = urlsplit(probe.discovery_url)
             host = f"{parts.scheme}://{parts.netloc}"
         options.update(profile=str(path), runtime=runtime, method=args.method)
-        return _locust(options, host)
+        if not (args.worker_of or args.no_preflight):
+            preflight(load_target(path, **runtime) if runtime else probe)
+        launcher = Launcher(options, host, sim)
+        if args.worker_of:
+            return launcher.worker(*_address(args.worker_of, "--worker-of"))
+        if args.find_max:
+            from psc_testkit.loadkit.find_max import find_max
+
+            return find_max(launcher, options, steps=args.find_max_steps)
+        if args.master_bind:
+            bind = _address(args.master_bind, "--master-bind")
+            return launcher.run(master=bind, expect=args.expect_workers or 1)
+        return launcher.run(web=args.web)
 
 
-def _locust(options: dict, host: str) -> int:
-    reports = Path(options["reports"])
-    reports.mkdir(parents=True, exist_ok=True)
-    common = ["-f", str(LOCUSTFILE), "--host", host]
-    headless = [
-        "--headless",
-        "-u",
-        str(options["users"]),
-        "-r",
-        str(options["spawn_rate"]),
-        "-t",
-        f"{int(options['run_time'])}s",
-        "--stop-timeout",
-        "5",
-        "--only-summary",
-        "--csv",
-        str(reports / "locust"),
-        "--csv-full-history",
-        "--html",
-        str(reports / "locust.html"),
-    ]
-    env = {**os.environ, "PSC_LOAD": json.dumps(options)}
-    python = [sys.executable, "-m", "locust"]
-    workers = int(options["workers"])
-    processes: list[subprocess.Popen] = []
-    if workers <= 0:
-        main = subprocess.Popen(python + common + headless, env=env)
-    else:
-        port = _free_port()
-        main = subprocess.Popen(
-            python
-            + common
-            + headless
-            + [
-                "--master",
-                "--master-bind-host",
-                "127.0.0.1",
-                "--master-bind-port",
-                str(port),
-                "--expect-workers",
-                str(workers),
-            ],
-            env=env,
+class Launcher:
+    """Locust as child processes in groups of their own, stopped in order."""
+
+    def __init__(self, options: dict, host: str, sim=None) -> None:
+        self.options, self.host, self.sim = options, host, sim
+        self.interrupted: str | None = None
+        self.main: subprocess.Popen | None = None
+
+    def _spawn(self, extra: list[str], options: dict, env: dict | None = None) -> subprocess.Popen:
+        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", self.host]
+        environment = {**os.environ, "PSC_LOAD": json.dumps(options), **(env or {})}
+        return subprocess.Popen(
+            command + extra,
+            env=environment,
+            start_new_session=True,  # a terminal's Ctrl-C reaches the launcher, not Locust
+            preexec_fn=die_with_parent,
         )
-        for index in range(workers):
-            processes.append(
-                subprocess.Popen(
-                    python
-                    + common
-                    + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-                    env={**env, "PSC_WORKER_INDEX": str(index), "PSC_WORKER_COUNT": str(workers)},
-                )
+
+    def _headless(self, options: dict, reports: Path) -> list[str]:
+        users = options["users"]
+        if options["arrival_rate"]:
+            users = 2  # the arrivals and the probe: fixed-count users
+        return [
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(options["spawn_rate"] if not options["arrival_rate"] else 2),
+            "-t",
+            f"{int(options['run_time'])}s",
+            "--stop-timeout",
+            "5",
+            "--only-summary",
+            "--csv",
+            str(reports / "locust"),
+            "--csv-full-history",
+            "--html",
+            str(reports / "locust.html"),
+        ]
+
+    def run(
+        self,
+        options: dict | None = None,
+        *,
+        web: bool = False,
+        master: tuple[str, int] | None = None,
+        expect: int = 0,
+        quiet: bool = False,
+    ) -> int:
+        """One Locust run: standalone, with local workers, or as a master of remote ones."""
+        options = dict(options or self.options)
+        reports = Path(options["reports"])
+        reports.mkdir(parents=True, exist_ok=True)
+        for stale in ("tool-failures.log", ".launcher.json"):  # of an earlier run
+            (reports / stale).unlink(missing_ok=True)
+        options["progress"] = not quiet and not web
+        extra = self._headless(options, reports)
+        if web:
+            port = _free_port()
+            extra = [x for x in extra if x not in ("--headless", "--only-summary")]
+            extra += ["--autostart", "--autoquit", "5"]
+            extra += ["--web-host", "127.0.0.1", "--web-port", str(port)]
+            print(
+                f"Locust's web UI: http://127.0.0.1:{port}/ for {options['run_time']:g} s and 5 s "
+                "more (Ctrl-C stops the run)",
+                flush=True,
             )
-    try:
-        # Locust stops by itself at the run time; the margin covers start-up and stop-timeout.
-        code = main.wait(timeout=options["run_time"] + 120)
-    except KeyboardInterrupt:
-        # Interrupted: let Locust stop and write the summary of what it measured.
-        main.send_signal(signal.SIGINT)
-        code = main.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        main.kill()
-        code = 1
-    finally:
-        for process in processes:
+        local = int(options["workers"]) if master is None else 0
+        workers: list[subprocess.Popen] = []
+        if master is not None or local > 0:
+            bind = master or ("127.0.0.1", _free_port())
+            options["workers"] = expect or local
+            extra += ["--master", "--master-bind-host", bind[0], "--master-bind-port", str(bind[1])]
+            extra += ["--expect-workers", str(expect or local)]
+        started = time.time()
+        with self._signals():
+            self.main = self._spawn(extra, options)
+            for index in range(local):
+                workers.append(
+                    self._spawn(
+                        ["--worker", "--master-host", "127.0.0.1", "--master-port", str(bind[1])],
+                        options,
+                        {"PSC_WORKER_INDEX": str(index), "PSC_WORKER_COUNT": str(local)},
+                    )
+                )
+            code, target_died = self._wait(options, started, expect_remote=master is not None)
+            self._stop_workers(workers)
+        return self._conclude(reports, code, target_died, options)
+
+    def worker(self, host: str, port: int) -> int:
+        """A worker of a master elsewhere: it runs until the master stops it."""
+        options = dict(self.options)
+        index = os.environ.get("PSC_WORKER_INDEX", "0")
+        count = os.environ.get("PSC_WORKER_COUNT", "1")
+        with self._signals():
+            self.main = self._spawn(
+                ["--worker", "--master-host", host, "--master-port", str(port)],
+                options,
+                {"PSC_WORKER_INDEX": index, "PSC_WORKER_COUNT": count},
+            )
+            told = False
+            while True:
+                try:
+                    return self.main.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    if self.interrupted and not told:
+                        told = True
+                        self._forward()
+
+    # Signals and stopping in order -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        """SIGINT and SIGTERM are noted, not raised: the wait loop stops Locust in order. A
+        second Ctrl-C (make forwards its own) changes nothing."""
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.interrupted = self.interrupted or signal.Signals(signum).name
+
+    def _tell(self, options: dict, target_died: str | None) -> None:
+        """For the summary Locust writes as it stops: why it was stopped."""
+        said = {"interrupted": self.interrupted, "target_exited": target_died}
+        with contextlib.suppress(OSError):  # else the summary is amended after Locust ends
+            (Path(options["reports"]) / ".launcher.json").write_text(json.dumps(said))
+
+    def _forward(self) -> None:
+        """Locust stops on SIGINT: its users end, it writes what it measured."""
+        if self.main is not None and self.main.poll() is None:
+            self.main.send_signal(signal.SIGINT)
+
+    def _wait(self, options: dict, started: float, expect_remote: bool) -> tuple[int, str | None]:
+        """Until Locust ends; interrupted, or its target dead, it is told to stop."""
+        # Locust stops by itself at the run time; the margin covers start-up and stop-timeout
+        # (and, for a master, the workers it waits for).
+        deadline = started + options["run_time"] + (600 if expect_remote else 120)
+        target_died = None
+        told = False
+        while True:
+            try:
+                return self.main.wait(timeout=0.5), target_died
+            except subprocess.TimeoutExpired:
+                pass
+            if self.sim is not None and target_died is None and self.sim.process is not None:
+                status = self.sim.process.poll()
+                if status is not None:
+                    elapsed = time.time() - started
+                    target_died = (
+                        f"the embedded simulator exited (status {status}) {elapsed:.0f} s into "
+                        "the run: what followed measures nothing"
+                    )
+            if (self.interrupted or target_died) and not told:
+                told = True
+                self._tell(options, target_died)
+                self._forward()
+                deadline = time.time() + 60
+            if time.time() > deadline:
+                self.main.kill()
+                return self.main.wait(), target_died
+
+    def _stop_workers(self, workers: list[subprocess.Popen]) -> None:
+        for process in workers:  # the master told them to quit; else they are stopped
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                process.kill()
-    return code
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+    def _conclude(self, reports: Path, code: int, target_died: str | None, options: dict) -> int:
+        """What the launcher knows and Locust may not (the signal it forwarded, a target that
+        died) goes into the summary; its verdict is the exit code."""
+        report = res.read(reports)
+        if report is None:
+            print(f"{PREFIX}: Locust exited (status {code}) without a summary", file=sys.stderr)
+            return 4 if self.interrupted else 3
+        amended = False
+        if self.interrupted and report.get("interrupted") != self.interrupted:
+            report["interrupted"], amended = self.interrupted, True
+        if target_died and not report.get("target_exited"):
+            report["target_exited"], amended = target_died, True
+        if amended:
+            res.rejudge(report, bool(options.get("require_proof")))
+            res.write(report, reports)
+            print(res.verdict_line(report), flush=True)
+        return int(report.get("exit_code", code))
 
 
 def _free_port() -> int:

@@ -37,7 +37,12 @@ def hostile():
         ("status-500", "discovery: HTTP 500"),
     ],
 )
-def test_load_on_a_broken_discovery_stops_once_with_its_reason(hostile, tmp_path, mode, reason):
+@pytest.mark.parametrize("preflight", [True, False], ids=["pre-flight", "in-the-run"])
+def test_load_on_a_broken_discovery_stops_once_with_its_reason(
+    hostile, tmp_path, mode, reason, preflight
+):
+    """Found at the pre-flight, before any load; or, without it (--no-preflight, or a target
+    that broke after it), by the journeys, which stop the run once."""
     profile = tmp_path / "hostile.toml"
     profile.write_text(
         f'[target]\nname = "hostile"\n'
@@ -47,6 +52,7 @@ def test_load_on_a_broken_discovery_stops_once_with_its_reason(hostile, tmp_path
         'redirect_uri = "http://127.0.0.1:8080/callback"\n'
     )
     args = ["load", "--target", str(profile), "--run-time", "30s", "--users", "3"]
+    args += [] if preflight else ["--no-preflight"]
     run = run_measured(
         [sys.executable, "-m", "psc_testkit", *args, "--reports", str(tmp_path / "load")],
         cwd=ROOT,
@@ -55,9 +61,13 @@ def test_load_on_a_broken_discovery_stops_once_with_its_reason(hostile, tmp_path
     output = run.stdout + run.stderr
     assert not run.timed_out and run.returncode == 3, output[-3000:]  # a prerequisite broke
     assert "Traceback" not in output
-    assert output.count("load stopped:") == 1  # one cause, one line
     assert run.seconds < 25  # stopped, not run for its 30 s
     assert run.peak_mb < 500, run.peak_mb
+    if preflight:
+        assert output.count("pre-flight: discovery: ") == 1 and "(no load was sent)" in output
+        assert not (tmp_path / "load" / "summary.json").exists()
+        return
+    assert output.count("load stopped:") == 1  # one cause, one line
     summary = json.loads((tmp_path / "load" / "summary.json").read_text())
     reasons = summary["flows"]["setup"]["failure_reasons"]
     assert any(reason in text for text in reasons), reasons

@@ -12,7 +12,6 @@ that logs in through Keycloak's own login page.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import re
@@ -32,7 +31,7 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from psc_testkit.child import ChildStartError, Started
+from psc_testkit.child import ChildStartError, Started, die_with_parent
 from psc_testkit.interop.ciba_channel import CibaChannel
 from psc_testkit.interop.oidc_provider import LOGGED_OUT, REDIRECT, _pem, _public_jwk
 from psc_testkit.simulator import annuaire, claims
@@ -186,19 +185,6 @@ def user_representation(pro: annuaire.Professional, password_env: str) -> dict:
     }
 
 
-try:  # looked up here, not in the forked child, where a dlopen could deadlock on a lock
-    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):
-    _PRCTL = None
-
-
-def _die_with_parent() -> None:
-    """In the child, before kc.sh (which execs java): SIGTERM when the process that started it
-    dies, so a killed test run or `make keycloak` never leaves a Keycloak behind (Linux)."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def _remove_stale_runs() -> None:
     """Run folders of a Keycloak that is gone (killed before its stop() could run): they hold
     the run's keys and its written profile, so they do not stay."""
@@ -332,7 +318,7 @@ class KeycloakProcess(Started):
                 stdout=self.log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # kc.sh and its java: one group to stop
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
             (self.work / "keycloak.pid").write_text(str(self.process.pid), encoding="utf-8")
             self._wait_ready()

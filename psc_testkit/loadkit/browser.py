@@ -10,6 +10,9 @@ import gevent
 import httpx
 
 from psc_testkit.flow import HttpRequest
+from psc_testkit.loadkit.failures import StepFailure
+
+__all__ = ["LocustBrowser", "Response", "StepFailure"]
 
 
 class Response:
@@ -40,10 +43,6 @@ class Response:
     @property
     def is_redirect(self) -> bool:
         return self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers
-
-
-class StepFailure(Exception):
-    """A step of a flow failed; the message says which and why."""
 
 
 class ExchangeDeadline(TimeoutError):
