@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
+from psc_testkit import report_charts as charts
 from psc_testkit.evidence import MAX_MESSAGE, Redactor
 
 MAX_EVIDENCE_SHOWN = 40000  # characters of exchanges shown per check
@@ -103,83 +104,134 @@ def conformance_section(summary: dict) -> str:
     return "\n".join(parts)
 
 
-def _chart(steps: dict) -> str:
-    """Horizontal bars of p50/p95/p99 per step, as inline SVG."""
-    rows = [(name, s) for name, s in steps.items() if s.get("p99") is not None]
-    if not rows:
-        return ""
-    top = max(s["p99"] for _, s in rows) or 1.0
-    width, label, bar = 1040, 150, 560
-    height = 26 * len(rows) + 30
-    out = [
-        f'<svg id="latency-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" role="img" aria-label="latency per step (ms)">'
-    ]
-    for i, (name, s) in enumerate(rows):
-        y = 10 + 26 * i
-        out.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(name)}</text>')
-        for key, colour, thickness in (
-            ("p99", "#c3c3f7", 18),
-            ("p95", "#6a6af4", 12),
-            ("p50", "#000091", 6),
-        ):
-            length = max(1.0, s[key] / top * bar)
-            offset = (18 - thickness) / 2
-            out.append(
-                f'<rect x="{label}" y="{y + offset}" width="{length:.1f}" '
-                f'height="{thickness}" fill="{colour}"><title>{escape(name)} {key} '
-                f"{s[key]:.1f} ms</title></rect>"
-            )
-        out.append(
-            f'<text x="{label + bar + 8}" y="{y + 14}" font-size="11">'
-            f"p50 {s['p50']:.1f} · p95 {s['p95']:.1f} · p99 {s['p99']:.1f} ms</text>"
-        )
-    out.append(
-        f'<text x="{label}" y="{height - 4}" font-size="11">dark: p50, middle: p95, '
-        "light: p99 (successful requests, exact samples)</text></svg>"
+VERDICT_CLASS = {
+    "PASSED": "ok",
+    "BREACHED": "ko",
+    "INVALID": "ko",
+    "INCONCLUSIVE": "unsure",
+    "STOPPED": "unsure",
+}
+
+
+def _num(value: object, unit: str = "", digits: int = 1) -> str:
+    """A number from a load summary as the page shows it, or '-' when it is not one."""
+    shown = charts.number(value)
+    return "-" if shown is None else f"{shown:,.{digits}f}{unit}"
+
+
+def _load_verdict(summary: dict) -> tuple[str, str]:
+    """The verdict word and its reason; summaries older than `verdict` have `passed` only."""
+    word = summary.get("verdict")
+    if isinstance(word, str) and word:
+        return word[:40], str(summary.get("verdict_reason") or "")
+    if summary.get("passed"):
+        return "PASSED", "All SLOs hold"
+    return "BREACHED", "SLO breached"
+
+
+def _by_class(counts: object) -> str:
+    if not isinstance(counts, dict):
+        return "-"
+    return " · ".join(
+        f'<span class="{c}">{c} {_num(counts.get(c, 0), digits=0)}</span>' for c in charts.CLASSES
     )
-    return "".join(out)
 
 
 def load_section(summary: dict) -> str:
-    a = summary.get("availability", {})
-    low, high = a.get("wilson_95", [0, 1])
+    if not isinstance(summary, dict):
+        return '<section class="load" id="load"><h2>Load</h2><p>Unreadable summary.</p></section>'
+    a = summary.get("availability")
+    a = a if isinstance(a, dict) else {}
+    interval = a.get("wilson_95")
+    low, high = interval if isinstance(interval, list) and len(interval) == 2 else (0, 1)
+    word, reason = _load_verdict(summary)
+    interrupted = summary.get("interrupted") is True
+    throughput = summary.get("throughput")
+    throughput = throughput if isinstance(throughput, dict) else {}
+    planned = charts.number(summary.get("planned_run_time_s"))
+    facts = [
+        ("target", escape(str(summary.get("target", "-")))),
+        ("discovery", _shown(summary.get("discovery_url", "-"))),
+        ("users", _num(summary.get("users"), digits=0)),
+        (
+            "duration",
+            _num(summary.get("duration_s"), " s")
+            + (f" of {_num(planned, ' s')} planned" if planned else "")
+            + (' <strong class="warning">(interrupted)</strong>' if interrupted else ""),
+        ),
+    ]
+    if throughput:
+        facts.append(
+            (
+                "throughput",
+                f'<span id="load-throughput">{_num(throughput.get("flows_per_s"))} flows/s · '
+                f"{_num(throughput.get('requests_per_s'))} requests/s</span>",
+            )
+        )
+    if "failures_by_class" in summary:
+        facts.append(
+            (
+                "failures by class",
+                f'<span id="load-failures">{_by_class(summary["failures_by_class"])}</span>',
+            )
+        )
+
+    def ratio(value: object) -> str:
+        return _num((charts.number(value) or 0) * 100, digits=3)
+
     parts = [
-        "<h2>Load</h2>",
-        f'<p class="verdict {"ok" if summary.get("passed") else "ko"}" id="load-verdict">'
-        f"{'All SLOs hold' if summary.get('passed') else 'SLO breached'}</p>",
-        f'<p id="availability">Availability <strong>{a.get("ratio", 0) * 100:.3f} %</strong> of '
-        f"{a.get('attempts', 0)} flows (95 % interval {low * 100:.3f}–{high * 100:.3f} %), target "
-        f"{a.get('target', 0) * 100:.3f} %: {escape(str(a.get('verdict')))}.</p>",
-        f"<p>{escape(str(summary.get('duration_s')))} s"
-        + (" (interrupted)" if summary.get("interrupted") else "")
+        '<section class="load" id="load"><h2>Load</h2>',
+        f'<p class="verdict {VERDICT_CLASS.get(word, "unsure")}" id="load-verdict">'
+        f'<strong id="load-verdict-word">{escape(word)}</strong>'
+        + (f' <span id="load-verdict-reason">{_shown(reason, 300)}</span>' if reason else "")
         + "</p>",
+        (
+            '<p id="load-interrupted" class="warning">Interrupted: the run stopped before its '
+            "planned time; the figures cover what it measured.</p>"
+            if interrupted
+            else ""
+        ),
+        '<div class="scroll"><table class="facts" id="load-facts">'
+        + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+        + "</table></div>",
+        f'<p id="availability">Availability <strong>{ratio(a.get("ratio"))} %</strong> of '
+        f"{_num(a.get('attempts', 0), digits=0)} flows (95 % interval "
+        f"{ratio(low)}–{ratio(high)} %), target "
+        f"{ratio(a.get('target'))} %: {escape(str(a.get('verdict')))}.</p>",
+        "<h3>Over time</h3>",
+        charts.timeline_charts(summary),
         "<h3>Latency per step</h3>",
-        _chart(summary.get("steps", {})),
-        "<h3>Flows and steps</h3><table><tr><th></th><th>count</th><th>failures</th><th>p50</th>"
-        "<th>p95</th><th>p99</th></tr>",
+        charts.step_latency(summary.get("steps", {})),
+        '<h3>Flows and steps</h3><div class="scroll"><table><tr><th></th><th>count</th>'
+        "<th>failures</th><th>by class</th><th>p50</th><th>p95</th><th>p99</th></tr>",
     ]
     for kind in ("flows", "steps"):
-        for name, s in summary.get(kind, {}).items():
-            cells = "".join(
-                f"<td>{'-' if s.get(k) is None else f'{s[k]:.1f} ms'}</td>"
-                for k in ("p50", "p95", "p99")
-            )
+        rows = summary.get(kind)
+        for name, s in (rows if isinstance(rows, dict) else {}).items():
+            if not isinstance(s, dict):
+                continue
+            cells = "".join(f"<td>{_num(s.get(k), ' ms')}</td>" for k in ("p50", "p95", "p99"))
             label = f"{name} (flow)" if kind == "flows" else name
             parts.append(
-                f"<tr><td>{escape(label)}</td><td>{s['count']}</td>"
-                f"<td>{s['failures']}</td>{cells}</tr>"
+                f"<tr><td>{escape(str(label))}</td><td>{_num(s.get('count'), digits=0)}</td>"
+                f"<td>{_num(s.get('failures'), digits=0)}</td>"
+                f"<td>{_by_class(s.get('failures_by_class'))}</td>{cells}</tr>"
             )
     parts.append(
-        "</table><h3>SLOs</h3><table><tr><th>SLO</th><th>measured</th><th>verdict</th></tr>"
+        '</table></div><h3>SLOs</h3><div class="scroll"><table><tr><th>SLO</th>'
+        "<th>measured</th><th>verdict</th></tr>"
     )
-    for v in summary.get("slos", []):
+    slos = summary.get("slos")
+    for v in slos if isinstance(slos, list) else []:
+        if not isinstance(v, dict):
+            continue
+        verdict = str(v.get("verdict"))
         parts.append(
-            f"<tr><td><code>{escape(v['slo'])}</code></td>"
-            f"<td>{escape(str(v['measured']))}</td>"
-            f'<td class="{escape(v["verdict"])}">{escape(v["verdict"])}</td></tr>'
+            f"<tr><td><code>{escape(str(v.get('slo')))}</code></td>"
+            f"<td>{escape(str(v.get('measured')))}</td>"
+            f'<td class="{escape(verdict)}">{escape(verdict)}</td></tr>'
         )
-    parts.append("</table>")
+    parts.append("</table></div></section>")
     return "\n".join(parts)
 
 
@@ -196,7 +248,8 @@ def render(conformance: dict | None, load: dict | None) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         "<title>psc-testkit report</title>"
-        f"<style>{STYLE}</style></head><body><h1>psc-testkit report</h1>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{STYLE}{charts.STYLE}</style></head><body><h1>psc-testkit report</h1>"
         + "\n".join(body)
         + "</body></html>\n"
     )
