@@ -33,7 +33,7 @@ import gevent.pool
 import gevent.queue
 import gevent.ssl
 import locust.stats
-from locust import FastHttpUser, between, constant, constant_pacing, events, task
+from locust import FastHttpUser, between, constant_pacing, events, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -115,6 +115,7 @@ class Shared:
     offered = 0  # arrivals started (open model); from workers, summed at the master
     offered_unsent = 0
     lock = gevent.lock.Semaphore()
+    environment = None  # Locust's, once initialised
 
     @classmethod
     def ensure(cls, rp: LocustBrowser) -> dict:
@@ -148,8 +149,7 @@ class Shared:
             )
             users = [u["idNat"] for u in loads(r.content)["users"]] if r.status_code == 200 else []
         # Workers start from different accounts, so they do not all begin with the same one.
-        index = int(os.environ.get("PSC_WORKER_INDEX", 0))
-        count = int(os.environ.get("PSC_WORKER_COUNT", 1))
+        index, count = layout()
         if OPTIONS.get("exclusive_accounts"):
             return users[index::count] or users  # disjoint slices: exclusive across workers
         shift = len(users) * index // max(count, 1)
@@ -162,6 +162,16 @@ class Shared:
             cls.stopped = reason
             LOG.error("load stopped: %s", reason)
             gevent.spawn(environment.runner.quit)
+
+
+def layout() -> tuple[int, int]:
+    """This process's index among the workers, and their number (1 without workers): the
+    master gives both to each worker, local or remote (its worker index, --expect-workers)."""
+    runner = getattr(Shared.environment, "runner", None)
+    if not isinstance(runner, WorkerRunner):
+        return 0, 1
+    count = int(getattr(runner.environment.parsed_options, "expect_workers", 1) or 1)
+    return min(runner.worker_index, count - 1), count
 
 
 def name_step(method: str, url: str) -> str:
@@ -546,8 +556,7 @@ class Arrivals(Journeys):
     are failed as the tool's: the generator could not offer that rate."""
 
     abstract = not ARRIVAL_RATE  # only in the open model
-    fixed_count = 1
-    wait_time = constant(0)
+    fixed_count = max(1, int(OPTIONS.get("workers") or 0))  # as many as workers, a share each
 
     def on_start(self) -> None:
         super().on_start()
@@ -569,23 +578,22 @@ class Arrivals(Journeys):
             Shared.accounts.give_back(user)
             front.client.clientpool.close()
 
+    def wait_time(self) -> float:
+        """Until the next arrival is due: the rate is kept on average (no drift), each
+        instance offering its share (one instance per worker)."""
+        now = time.perf_counter()
+        self.due = max(getattr(self, "due", now), now - 1.0) + layout()[1] / ARRIVAL_RATE
+        return max(0.0, self.due - now)
+
     @task
     def offer(self) -> None:
-        rate = ARRIVAL_RATE / max(1, int(os.environ.get("PSC_WORKER_COUNT", 1)))
-        due = time.perf_counter()
-        while True:
-            if self.in_flight.full():
-                self.report_flow(
-                    "arrival",
-                    0.0,
-                    StepFailure(f"generator: {MAX_IN_FLIGHT} flows already in flight", TOOL),
-                )
-            else:
-                Shared.offered += 1
-                Shared.offered_unsent += 1
-                self.in_flight.spawn(self.arrive)
-            due += 1 / rate
-            gevent.sleep(max(0.0, due - time.perf_counter()))
+        if self.in_flight.full():
+            failure = StepFailure(f"generator: {MAX_IN_FLIGHT} flows already in flight", TOOL)
+            self.report_flow("arrival", 0.0, failure)
+            return
+        Shared.offered += 1
+        Shared.offered_unsent += 1
+        self.in_flight.spawn(self.arrive)
 
 
 if OPTIONS.get("shape"):
@@ -642,6 +650,7 @@ def _interrupted(environment, name: str) -> None:
 def _init(environment, **_kwargs) -> None:
     OPTIONS["_worker"] = isinstance(environment.runner, WorkerRunner)
     OPTIONS["_master"] = isinstance(environment.runner, MasterRunner)
+    Shared.environment = environment
     if not OPTIONS["_worker"]:
         gevent.signal_handler(signal.SIGINT, _interrupted, environment, "SIGINT")
 

@@ -213,6 +213,9 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
             "think",
             "probe_rate",
             "refresh",
+            "arrival_rate",
+            "exclusive_accounts",
+            "require_proof",
             "logout",
         }
     ),
@@ -273,7 +276,7 @@ def _client(
         raise ProfileError(f"{where} ({raw['client_id']}): needs redirect_uri")
     secret = raw.get("client_secret")
     if raw.get("client_secret_env"):
-        secret = os.environ.get(raw["client_secret_env"])
+        secret = os.environ.get(raw["client_secret_env"]) or None  # set but empty: not set
         needed = require_secrets and raw["auth_method"].startswith("client_secret")
         if secret is None and needed:
             raise ProfileError(

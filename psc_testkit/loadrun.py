@@ -154,27 +154,39 @@ def _load_profile(path: Path) -> tuple[dict, Target]:
         if not probe.simulator:
             probe = load_target(path)
     except (OSError, tomllib.TOMLDecodeError, ProfileError) as exc:
-        raise LoadError(f"{path}: {exc}") from None
+        text = str(exc)
+        raise LoadError(text if text.startswith(str(path)) else f"{path}: {text}") from None
     if not any(c.auth_method != "tls_client_auth" and not c.public for c in probe.clients):
         raise LoadError(f"{path}: the journeys need a confidential client without mTLS")
     return profile, probe
 
 
-def preflight(target: Target, out=sys.stdout) -> None:
-    """What `psc-testkit profile check --login` does, in one line each: reachability (DNS, TCP,
-    TLS, discovery, hosts, JWKS) and one real login. A failure stops the run (exit 3)."""
+def preflight(target: Target, path: Path, options: dict, out=sys.stdout) -> None:
+    """In one line each: the profile (read, names checked: done by then), reachability as
+    `psc-testkit profile check` (DNS, TCP, TLS, discovery, hosts, JWKS) and one real login. A
+    failure stops the run (exit 3) before any load."""
     from psc_testkit.profile_check import ProfileCheck
+
+    client = next(c for c in target.clients if c.auth_method != "tls_client_auth" and not c.public)
+    users = (
+        f"{len(target.driver.users)} test user(s)"
+        if target.driver.users
+        else "the simulator's professionals"
+    )
+    print(
+        f"pre-flight: profile {path} ok: {target.name}, client {client.client_id}, {users}, "
+        f"{len(options['slos'])} SLO(s) whose names the scenarios define",
+        file=out,
+        flush=True,
+    )
 
     check = ProfileCheck(target, io.StringIO(), login=True)
     check.run()
-    load_client = next(
-        c for c in target.clients if c.auth_method != "tls_client_auth" and not c.public
-    )
     blocking = [
         f
         for f in check.findings
         if f.status == "FAIL"
-        and (f.step in BLOCKING or (f.step == "client" and load_client.client_id in f.text))
+        and (f.step in BLOCKING or (f.step == "client" and client.client_id in f.text))
     ]
     if blocking:
         first = blocking[0]
@@ -193,8 +205,8 @@ def run_load(args: argparse.Namespace) -> int:
     options = _options(args, profile)
     if args.arrival_rate is not None and args.arrival_rate <= 0:
         raise LoadError("--arrival-rate is a number of flows/s above 0")
-    if args.find_max and args.worker_of:
-        raise LoadError("--find-max runs at the master, not at a worker")
+    if args.find_max and (args.worker_of or args.master_bind or args.workers):
+        raise LoadError("--find-max runs its levels in one local process: not with workers")
     if args.web and (args.find_max or args.worker_of or args.master_bind):
         raise LoadError(
             "--web serves one local run: not with --find-max, --worker-of or --master-bind"
@@ -242,7 +254,7 @@ def run_load(args: argparse.Namespace) -> int:
             host = f"{parts.scheme}://{parts.netloc}"
         options.update(profile=str(path), runtime=runtime, method=args.method)
         if not (args.worker_of or args.no_preflight):
-            preflight(load_target(path, **runtime) if runtime else probe)
+            preflight(load_target(path, **runtime) if runtime else probe, path, options)
         launcher = Launcher(options, host, sim)
         if args.worker_of:
             return launcher.worker(*_address(args.worker_of, "--worker-of"))
@@ -277,13 +289,14 @@ class Launcher:
     def _headless(self, options: dict, reports: Path) -> list[str]:
         users = options["users"]
         if options["arrival_rate"]:
-            users = 2  # the arrivals and the probe: fixed-count users
+            # Fixed-count users: the probe, and the arrivals, one per worker.
+            users = 1 + max(1, int(options["workers"] or 0))
         return [
             "--headless",
             "-u",
             str(users),
             "-r",
-            str(options["spawn_rate"] if not options["arrival_rate"] else 2),
+            str(options["spawn_rate"] if not options["arrival_rate"] else users),
             "-t",
             f"{int(options['run_time'])}s",
             "--stop-timeout",
@@ -312,6 +325,8 @@ class Launcher:
         for stale in ("tool-failures.log", ".launcher.json"):  # of an earlier run
             (reports / stale).unlink(missing_ok=True)
         options["progress"] = not quiet and not web
+        local = int(options["workers"]) if master is None else 0
+        options["workers"] = expect if master is not None else local
         extra = self._headless(options, reports)
         if web:
             port = _free_port()
@@ -323,24 +338,17 @@ class Launcher:
                 "more (Ctrl-C stops the run)",
                 flush=True,
             )
-        local = int(options["workers"]) if master is None else 0
         workers: list[subprocess.Popen] = []
         if master is not None or local > 0:
             bind = master or ("127.0.0.1", _free_port())
-            options["workers"] = expect or local
             extra += ["--master", "--master-bind-host", bind[0], "--master-bind-port", str(bind[1])]
             extra += ["--expect-workers", str(expect or local)]
         started = time.time()
         with self._signals():
             self.main = self._spawn(extra, options)
-            for index in range(local):
-                workers.append(
-                    self._spawn(
-                        ["--worker", "--master-host", "127.0.0.1", "--master-port", str(bind[1])],
-                        options,
-                        {"PSC_WORKER_INDEX": str(index), "PSC_WORKER_COUNT": str(local)},
-                    )
-                )
+            for _ in range(local):
+                worker = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(bind[1])]
+                workers.append(self._spawn(worker, options))
             code, target_died = self._wait(options, started, expect_remote=master is not None)
             self._stop_workers(workers)
         return self._conclude(reports, code, target_died, options)
@@ -348,13 +356,9 @@ class Launcher:
     def worker(self, host: str, port: int) -> int:
         """A worker of a master elsewhere: it runs until the master stops it."""
         options = dict(self.options)
-        index = os.environ.get("PSC_WORKER_INDEX", "0")
-        count = os.environ.get("PSC_WORKER_COUNT", "1")
         with self._signals():
             self.main = self._spawn(
-                ["--worker", "--master-host", host, "--master-port", str(port)],
-                options,
-                {"PSC_WORKER_INDEX": index, "PSC_WORKER_COUNT": count},
+                ["--worker", "--master-host", host, "--master-port", str(port)], options
             )
             told = False
             while True:

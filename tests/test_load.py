@@ -88,8 +88,9 @@ def test_short_run_reports_steps_flows_time_series_and_availability(short_run):
     assert "FLOW,first-login" in stats and "99.9%" in stats.splitlines()[0]
     assert (reports / "locust.html").stat().st_size > 1000
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("pre-flight: reachability ok")
-    assert lines[1].startswith("pre-flight: login ok")
+    assert lines[0].startswith("pre-flight: profile targets/simulator.toml ok: simulator, ")
+    assert lines[1].startswith("pre-flight: reachability ok (DNS, TCP, TLS, discovery, JWKS)")
+    assert lines[2].startswith("pre-flight: login ok")
     assert any("flows/s  p95" in line and "availability" in line for line in lines)  # progress
     assert lines[-1].startswith("verdict: INCONCLUSIVE: availability>=99.893%: met, but too short")
 
