@@ -473,6 +473,14 @@ def parser() -> argparse.ArgumentParser:
         help="start the simulator with this defect",
     )
     load.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start the simulator with this quirk: a compliant behaviour the journeys must "
+        "cope with (repeatable; list: psc-testkit simulator --list-quirks)",
+    )
+    load.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a target outside loopback (then --run-time is required)",

@@ -140,6 +140,17 @@ def check_names(options: dict, target: Target) -> None:
             raise LoadError(f"{text!r}: {exc}") from None
 
 
+def check_simulator_names(defects: list[str], quirks: list[str]) -> None:
+    from psc_testkit.preflight import Stop, check_names
+
+    try:
+        check_names(defects, quirks)
+    except Stop as stop:
+        raise LoadError(
+            stop.line.removeprefix("psc-testkit conformance: "), stop.exit_code
+        ) from None
+
+
 def _load_profile(path: Path) -> tuple[dict, Target]:
     try:
         profile = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -218,8 +229,8 @@ def run_load(args: argparse.Namespace) -> int:
         )
     check_names(options, probe)
     if not probe.simulator:
-        if args.defect:
-            raise LoadError("--defect needs the simulator as target")
+        if args.defect or args.quirk:
+            raise LoadError("--defect and --quirk need the simulator as target")
         if not is_loopback(probe.discovery_url) and not args.allow_remote:
             raise LoadError(
                 f"{urlsplit(probe.discovery_url).hostname} is not on this machine: a load test "
@@ -242,8 +253,11 @@ def run_load(args: argparse.Namespace) -> int:
 
             extra = ["--ecps-delay", str(args.ecps_delay)] if args.ecps_delay is not None else []
             try:
+                check_simulator_names(args.defect, args.quirk)
                 sim = stack.enter_context(
-                    SimulatorProcess(defects=args.defect, config=path, extra_args=extra)
+                    SimulatorProcess(
+                        defects=args.defect, quirks=args.quirk, config=path, extra_args=extra
+                    )
                 )
             except SimulatorStartError as exc:
                 raise LoadError(f"the simulator did not start: {exc}", 3) from None

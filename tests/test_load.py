@@ -273,6 +273,30 @@ def test_web_serves_locusts_ui_on_loopback_for_a_bounded_run(tmp_path):
     assert summary_of(tmp_path)["flows"]["first-login"]["count"] > 0
 
 
+def test_a_provider_that_does_not_reissue_refresh_tokens_is_refreshed_with_the_one_held(tmp_path):
+    """The quirk answers refreshes without a refresh_token (the old one stays valid, RFC 6749
+    §6): the refresher keeps the one it holds instead of logging in again."""
+    result = load(
+        "--run-time",
+        "6s",
+        "--users",
+        "3",
+        "--think",
+        "0.1",
+        "--weights",
+        "first-login=0,returning=0,refresh=1,userinfo-poll=0,ciba=0",
+        "--quirk",
+        "refresh-not-reissued",
+        reports=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    flows = summary_of(tmp_path)["flows"]
+    assert flows["refresh"]["failures"] == 0 and flows["first-login"]["failures"] == 0
+    # Two refreshers (the third user is the probe): one login each, then refreshes only.
+    assert flows["first-login"]["count"] == 2
+    assert flows["refresh"]["count"] >= 10
+
+
 def test_remote_target_needs_explicit_opt_in(tmp_path):
     profile = tmp_path / "psc-bas.toml"
     profile.write_text(
@@ -293,11 +317,12 @@ def test_remote_target_needs_explicit_opt_in(tmp_path):
     ("args", "message"),
     [
         (["--slo", "token:p95 < soon"], "cannot read SLO"),
-        (["--slo", "tokn:p95<300ms"], "did you mean 'token'?"),
-        (["--slo", "first-logn:p95<1s"], "did you mean 'first-login'?"),
+        (["--slo", "tokn:p95<300ms"], "did you mean token?"),
+        (["--slo", "first-logn:p95<1s"], "did you mean first-login?"),
         (["--slo", "logout:p95<1s"], "the step 'logout', which no journey of this run makes"),
         (["--weights", FIRST_LOGIN_ONLY, "--slo", "returning:p95<1s"], "does not run"),
-        (["--weights", "first-login=1,refresher=1,polers=1"], "did you mean 'poller'?"),
+        (["--weights", "first-login=1,refresher=1,polers=1"], "did you mean poller?"),
+        (["--quirk", "refresh-not-reisued"], "did you mean refresh-not-reissued?"),
         (["--weights", "first-login=0,returning=0,refresh=0,userinfo-poll=0,ciba=0"], "nothing"),
     ],
 )

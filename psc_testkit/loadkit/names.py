@@ -54,7 +54,7 @@ class UnknownName(ValueError):
 
 def _suggest(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+    return f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})"
 
 
 def weights(given: dict[str, object]) -> dict[str, int]:
