@@ -4,6 +4,7 @@ bounded to a few seconds."""
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -295,6 +297,41 @@ def test_a_provider_that_does_not_reissue_refresh_tokens_is_refreshed_with_the_o
     # Two refreshers (the third user is the probe): one login each, then refreshes only.
     assert flows["first-login"]["count"] == 2
     assert flows["refresh"]["count"] >= 10
+
+
+def test_the_back_channel_never_carries_the_browsers_cookies(tmp_path):
+    """The relying party's server (token, userinfo, introspection, refresh, CIBA) keeps no
+    cookie: the simulator counts back-channel requests that carried one, and there are none,
+    though every journey's browser holds an SSO cookie."""
+    from psc_testkit.simulator.process import SimulatorProcess
+    from tests.test_load_distributed import write_profile
+
+    with SimulatorProcess(config=ROOT / "targets" / "simulator.toml") as sim:
+        control = httpx.Client(verify=ssl.create_default_context(cafile=sim.ca), timeout=10)
+        users = [
+            u["idNat"]
+            for u in control.get(f"{sim.origin}/_simulator/users?limit=40").json()["users"]
+        ]
+        env = write_profile(tmp_path / "running.toml", sim.issuer, sim.ca, users)
+        result = load(
+            "--target",
+            str(tmp_path / "running.toml"),
+            "--run-time",
+            "6s",
+            "--users",
+            "8",
+            "--think",
+            "0.2",
+            "--refresh",
+            reports=tmp_path / "load",
+            env=env,
+        )
+        traffic = control.get(f"{sim.origin}/_simulator/traffic").json()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    flows = summary_of(tmp_path / "load")["flows"]
+    assert {"first-login", "returning", "refresh", "userinfo-poll"} <= set(flows)
+    assert traffic["back_channel"] > 50, traffic
+    assert traffic["back_channel_with_cookie"] == 0, traffic
 
 
 def test_remote_target_needs_explicit_opt_in(tmp_path):

@@ -32,16 +32,39 @@ def transport_quirks(app: ASGIApp, p: Provider) -> ASGIApp:
     return app
 
 
-def issuer_app(p: Provider) -> Starlette:
-    return Starlette(
-        routes=[
-            *discovery.routes(p, REALM_PATH),
-            *token.routes(p, OIDC_PATH),
-            *resources.routes(p, OIDC_PATH),
-            *logout.routes(p, OIDC_PATH),
-            *ciba.routes(p, OIDC_PATH),
-            *control.routes(p),
-        ]
+# The relying party's server calls these; a user's browser never does.
+BACK_CHANNEL = ("/token", "/userinfo", "/token/introspect", "/revoke", "/ext/ciba/auth")
+
+
+def count_back_channel(app: ASGIApp, p: Provider) -> ASGIApp:
+    """Count the back-channel requests, and those that carried a cookie (a client that sends
+    its users' browser cookies to the token endpoint mixes up the two channels): for
+    GET /_simulator/traffic, evidence of how a client behaves, which the load tests read."""
+    paths = tuple(OIDC_PATH + suffix for suffix in BACK_CHANNEL)
+
+    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in paths:
+            p.traffic["back_channel"] += 1
+            if any(name == b"cookie" for name, _ in scope.get("headers", ())):
+                p.traffic["back_channel_with_cookie"] += 1
+        await app(scope, receive, send)
+
+    return counting
+
+
+def issuer_app(p: Provider) -> ASGIApp:
+    return count_back_channel(
+        Starlette(
+            routes=[
+                *discovery.routes(p, REALM_PATH),
+                *token.routes(p, OIDC_PATH),
+                *resources.routes(p, OIDC_PATH),
+                *logout.routes(p, OIDC_PATH),
+                *ciba.routes(p, OIDC_PATH),
+                *control.routes(p),
+            ]
+        ),
+        p,
     )
 
 

@@ -10,6 +10,9 @@ GET  /_simulator/issued                      every secret it issued, spent or no
                                              tokens, session cookies and ids, tx and auth_req_id,
                                              up to 10,000 of each) and who logged in: for
                                              redaction audits
+GET  /_simulator/traffic                     back-channel requests (token, userinfo,
+                                             introspection, revocation, CIBA) and how many
+                                             carried a cookie: how a client behaves
 """
 
 from __future__ import annotations
@@ -88,6 +91,9 @@ def routes(p: Provider) -> list[Route]:
     async def defects(request: Request) -> Response:
         return JSONResponse({"defects": sorted(p.defects.names), "quirks": sorted(p.quirks.names)})
 
+    async def traffic(request: Request) -> Response:
+        return JSONResponse(dict(p.traffic))
+
     async def issued(request: Request) -> Response:
         store = p.store
 
@@ -143,4 +149,5 @@ def routes(p: Provider) -> list[Route]:
         Route("/_simulator/rotate-keys", rotate, methods=["POST"]),
         Route("/_simulator/defects", defects),
         Route("/_simulator/issued", issued),
+        Route("/_simulator/traffic", traffic),
     ]

@@ -127,6 +127,8 @@ class Provider:
         )
         # Defects that act at random (token-endpoint-flaky) draw from a seeded generator.
         self.random = random.Random(settings.seed)
+        # How clients behave, for GET /_simulator/traffic (app.count_back_channel).
+        self.traffic = {"back_channel": 0, "back_channel_with_cookie": 0}
 
     def now(self) -> float:
         return self.clock.now()
