@@ -27,22 +27,7 @@ def hostile():
     server.shutdown()
 
 
-@pytest.mark.parametrize(
-    ("mode", "reason"),
-    [
-        ("gzip-bomb", "body sent as gzip though identity was asked"),
-        ("huge", "body over 10 MB"),
-        ("header-drip", "response not complete after 3 s"),
-        ("deep-json", "discovery: not a JSON object"),
-        ("status-500", "discovery: HTTP 500"),
-    ],
-)
-@pytest.mark.parametrize("preflight", [True, False], ids=["pre-flight", "in-the-run"])
-def test_load_on_a_broken_discovery_stops_once_with_its_reason(
-    hostile, tmp_path, mode, reason, preflight
-):
-    """Found at the pre-flight, before any load; or, without it (--no-preflight, or a target
-    that broke after it), by the journeys, which stop the run once."""
+def _run(hostile: str, tmp_path: Path, mode: str, *extra: str):
     profile = tmp_path / "hostile.toml"
     profile.write_text(
         f'[target]\nname = "hostile"\n'
@@ -51,8 +36,7 @@ def test_load_on_a_broken_discovery_stops_once_with_its_reason(
         'auth_method = "client_secret_basic"\nclient_secret = "not-a-real-secret"\n'
         'redirect_uri = "http://127.0.0.1:8080/callback"\n'
     )
-    args = ["load", "--target", str(profile), "--run-time", "30s", "--users", "3"]
-    args += [] if preflight else ["--no-preflight"]
+    args = ["load", "--target", str(profile), "--run-time", "30s", "--users", "3", *extra]
     run = run_measured(
         [sys.executable, "-m", "psc_testkit", *args, "--reports", str(tmp_path / "load")],
         cwd=ROOT,
@@ -63,11 +47,43 @@ def test_load_on_a_broken_discovery_stops_once_with_its_reason(
     assert "Traceback" not in output
     assert run.seconds < 25  # stopped, not run for its 30 s
     assert run.peak_mb < 500, run.peak_mb
-    if preflight:
-        assert output.count("pre-flight: discovery: ") == 1 and "(no load was sent)" in output
-        assert not (tmp_path / "load" / "summary.json").exists()
-        return
+    return output
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("gzip-bomb", "body over 10 MB after decompression"),
+        ("huge", "over 10 MB"),
+        ("header-drip", "discovery: "),
+        ("deep-json", "discovery: "),
+        ("status-500", "HTTP 500"),
+    ],
+)
+def test_a_broken_discovery_is_found_at_the_preflight(hostile, tmp_path, mode, reason):
+    """Before any load: one line, the profile check's reason, no summary (nothing ran)."""
+    output = _run(hostile, tmp_path, mode)
+    line = next(line for line in output.splitlines() if "pre-flight: discovery: " in line)
+    assert output.count("pre-flight: discovery: ") == 1 and "(no load was sent)" in line
+    assert reason in line, line
+    assert not (tmp_path / "load" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("gzip-bomb", "body sent as gzip though identity was asked"),
+        ("huge", "body over 10 MB"),
+        ("header-drip", "response not complete after 3 s"),
+        ("status-500", "discovery: HTTP 500"),
+    ],
+)
+def test_a_discovery_broken_during_the_run_stops_it_once(hostile, tmp_path, mode, reason):
+    """Without the pre-flight (--no-preflight, or a target that broke after it), the
+    journeys' own bounded reads find it, and the run stops once with its reason."""
+    output = _run(hostile, tmp_path, mode, "--no-preflight")
     assert output.count("load stopped:") == 1  # one cause, one line
     summary = json.loads((tmp_path / "load" / "summary.json").read_text())
+    assert summary["verdict"] == "STOPPED"
     reasons = summary["flows"]["setup"]["failure_reasons"]
     assert any(reason in text for text in reasons), reasons
