@@ -249,7 +249,7 @@ def test_find_max_raises_the_rate_and_prints_the_knee(tmp_path):
 
 def test_web_serves_locusts_ui_on_loopback_for_a_bounded_run(tmp_path):
     process = subprocess.Popen(
-        [*LOAD, "--web", "--run-time", "8s", "--users", "2", "--reports", str(tmp_path)],
+        [*LOAD, "--web", "--run-time", "4s", "--users", "2", "--reports", str(tmp_path)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
