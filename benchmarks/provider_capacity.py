@@ -77,7 +77,7 @@ def measure(profile: str, runtime: dict, users: int, seconds: float, warmup: flo
         results.steps.clear()
         results.flows.clear()
         started = time.perf_counter()
-        if setup is None and not locustfile.Shared.stopping:
+        if setup is None and not locustfile.Shared.stopped:
             gevent.sleep(seconds)
         elapsed = time.perf_counter() - started
         setup = setup or results.flows.get("setup")
