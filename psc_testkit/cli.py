@@ -429,7 +429,12 @@ def parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--spawn-rate", type=float, default=None, help="users started per second")
     load.add_argument("--run-time", default=None, help="duration: 60s, 10m, 2h (default 30s)")
-    load.add_argument("--shape", choices=["ramp", "step", "spike", "soak"], default=None)
+    load.add_argument(
+        "--shape",
+        choices=["ramp", "step", "spike", "soak"],
+        default=None,
+        help="vary the users over the run (closed model; load/shapes.py)",
+    )
     load.add_argument(
         "--slo",
         action="append",

@@ -216,6 +216,10 @@ def run_load(args: argparse.Namespace) -> int:
     options = _options(args, profile)
     if args.arrival_rate is not None and args.arrival_rate <= 0:
         raise LoadError("--arrival-rate is a number of flows/s above 0")
+    if args.expect_workers is not None and not args.master_bind:
+        raise LoadError("--expect-workers goes with --master-bind (remote workers)")
+    if args.worker_of and (args.master_bind or args.workers):
+        raise LoadError("--worker-of runs one worker: not with --master-bind or --workers")
     if args.find_max and (args.worker_of or args.master_bind or args.workers):
         raise LoadError("--find-max runs its levels in one local process: not with workers")
     if args.web and (args.find_max or args.worker_of or args.master_bind):
