@@ -14,6 +14,7 @@ Options come from the PSC_LOAD environment variable (JSON) that `psc-testkit loa
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http.cookiejar
 import itertools
@@ -26,12 +27,14 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import ClassVar
 
 import gevent
 import gevent.lock
 import gevent.pool
 import gevent.queue
 import gevent.ssl
+import greenlet
 import locust.stats
 from locust import FastHttpUser, between, constant_pacing, events, task
 from locust.contrib.fasthttp import FastHttpSession
@@ -59,6 +62,10 @@ OPTIONS = json.loads(os.environ.get("PSC_LOAD", "{}"))
 TARGET = load_target(
     Path(OPTIONS.get("profile", "targets/simulator.toml")), **OPTIONS.get("runtime", {})
 )
+if OPTIONS.get("method"):  # --method: how the simulated professionals authenticate
+    TARGET = dataclasses.replace(
+        TARGET, driver=dataclasses.replace(TARGET.driver, method=OPTIONS["method"])
+    )
 CLIENT = next(
     c for c in TARGET.clients if c.auth_method not in ("tls_client_auth",) and not c.public
 )
@@ -111,11 +118,28 @@ class Shared:
     accounts: Accounts | None = None
     stopped: str | None = None  # why the run stopped itself (a broken prerequisite), once
     interrupted: str | None = None  # the signal that interrupted the run
+    worker_tool_failures = False  # a worker's own code failed (its log is on its host)
+    running = False  # the run began (test_start)
+    main = None  # Locust's main greenlet
     tool_failures = 0
-    offered = 0  # arrivals started (open model); from workers, summed at the master
-    offered_unsent = 0
     lock = gevent.lock.Semaphore()
     environment = None  # Locust's, once initialised
+    end_reason: str | None = None  # why the run ended: "run time", a signal, "stopped"
+    # The open model's arrivals: started, not started (too many in flight: the provider fell
+    # behind), still unfinished when the run ended. Summed at the master.
+    counts: ClassVar[dict[str, int]] = {"offered": 0, "dropped": 0, "late": 0, "unfinished": 0}
+    unsent: ClassVar[dict[str, int]] = dict.fromkeys(counts, 0)
+    # Distributed runs: samples a worker sent in all, samples the master got from each, and
+    # the workers whose last samples have not come yet.
+    samples_sent = 0
+    received: ClassVar[dict[str, int]] = {}
+    declared: ClassVar[dict[str, int]] = {}
+    awaited: ClassVar[set[str]] = set()
+
+    @classmethod
+    def count(cls, what: str) -> None:
+        cls.counts[what] += 1
+        cls.unsent[what] += 1
 
     @classmethod
     def ensure(cls, rp: LocustBrowser) -> dict:
@@ -152,7 +176,12 @@ class Shared:
         # Workers start from different accounts, so they do not all begin with the same one.
         index, count = layout()
         if OPTIONS.get("exclusive_accounts"):
-            return users[index::count] or users  # disjoint slices: exclusive across workers
+            if index >= count or len(users) < count:
+                raise StepFailure(
+                    f"exclusive accounts: {len(users)} test user(s) for {count} workers, and "
+                    f"this is worker {index + 1}: each worker needs a slice of its own"
+                )
+            return users[index::count]  # disjoint slices: exclusive across workers
         shift = len(users) * index // max(count, 1)
         return users[shift:] + users[:shift]
 
@@ -162,7 +191,7 @@ class Shared:
         if cls.stopped is None:
             cls.stopped = reason
             LOG.error("load stopped: %s", reason)
-            gevent.spawn(environment.runner.quit)
+            gevent.spawn(end_run, environment, "stopped")
 
 
 def layout() -> tuple[int, int]:
@@ -172,7 +201,7 @@ def layout() -> tuple[int, int]:
     if not isinstance(runner, WorkerRunner):
         return 0, 1
     count = int(getattr(runner.environment.parsed_options, "expect_workers", 1) or 1)
-    return min(runner.worker_index, count - 1), count
+    return runner.worker_index, count
 
 
 def name_step(method: str, url: str) -> str:
@@ -204,8 +233,9 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
-def session(user, *, cookies: bool) -> FastHttpSession:
-    """A new HTTP session as the journeys' users make them (TLS verified, bounded reads)."""
+def session(user, *, cookies: bool, concurrency: int = 1) -> FastHttpSession:
+    """A new HTTP session as the journeys' users make them (TLS verified, bounded reads);
+    `concurrency` connections at most, for requests made at the same time."""
     made = FastHttpSession(
         base_url=user.host,
         request_event=user.environment.events.request,
@@ -215,6 +245,7 @@ def session(user, *, cookies: bool) -> FastHttpSession:
         network_timeout=TARGET.timeout,
         connection_timeout=TARGET.timeout,
         max_retries=0,  # as FastHttpUser's: a retry would outlive the exchange's deadline
+        concurrency=concurrency,
     )
     if not cookies:
         made.cookiejar.set_policy(_NoCookies())
@@ -403,8 +434,8 @@ class Journeys(FastHttpUser):
         except RunStopped as exc:  # the provider refused logins: no more credentials go out
             Shared.stop_run(self.environment, str(exc))
             error = StepFailure(str(exc), PROTOCOL)
-        except gevent.GreenletExit:
-            raise
+        except TargetError as exc:  # e.g. discovery lacks an endpoint the journey needs
+            error = StepFailure(str(exc), PROVIDER)
         except Exception as exc:
             error = tool_failure(exc)
         self.report_flow(name, (time.perf_counter() - started) * 1000, error)
@@ -509,12 +540,17 @@ class Poller(Journeys):
 
     weight = 0 if ARRIVAL_RATE else WEIGHTS["userinfo-poll"]
     tokens: dict | None = None
-    obtained = 0.0
+    renew_at = 0.0
 
     @task
     def journey(self) -> None:
-        if not self.tokens or time.time() - self.obtained > 90:  # PSC tokens last 120 s
-            self.tokens, self.obtained = self.logged_in(), time.time()
+        # A new login at three quarters of the token's life (PSC's last 120 s): a poll never
+        # sends a token about to expire, which the provider would rightly refuse.
+        if not self.tokens or time.time() > self.renew_at:
+            self.tokens = self.logged_in()
+            lifetime = (self.tokens or {}).get("expires_in", 120)
+            lifetime = lifetime if isinstance(lifetime, int | float) and lifetime > 0 else 120
+            self.renew_at = time.time() + 0.75 * lifetime
             return
         self.transaction("userinfo-poll", self.visitor.poll, self.tokens)
 
@@ -553,47 +589,60 @@ class AvailabilityProbe(Journeys):
 class Arrivals(Journeys):
     """The open model (`--arrival-rate`): new professionals arrive at a fixed rate, each a
     first login in a new browser, whether or not earlier ones are done, so a slow provider
-    cannot lower the offered load (no coordinated omission). Arrivals beyond MAX_IN_FLIGHT
-    are failed as the tool's: the generator could not offer that rate."""
+    cannot lower the offered load (no coordinated omission). The relying party's server makes
+    its requests side by side (a pool of connections, not one). Beyond MAX_IN_FLIGHT flows
+    under way, an arrival is not started: counted as dropped (the provider fell behind)."""
 
     abstract = not ARRIVAL_RATE  # only in the open model
     fixed_count = max(1, int(OPTIONS.get("workers") or 0))  # as many as workers, a share each
 
     def on_start(self) -> None:
         super().on_start()
+        deadline = 3 * TARGET.timeout
+        self.rp = LocustBrowser(
+            session(self, cookies=False, concurrency=MAX_IN_FLIGHT), name_step, deadline=deadline
+        )
         self.in_flight = gevent.pool.Pool(MAX_IN_FLIGHT)
 
     def on_stop(self) -> None:
+        """Flows under way get the stop timeout's 2 s to end; those still running then are
+        counted as unfinished, neither done nor failed."""
         if hasattr(self, "in_flight"):
+            self.in_flight.join(timeout=2)
+            for _ in range(len(self.in_flight)):
+                Shared.count("unfinished")
             self.in_flight.kill(block=False)
 
     def arrive(self) -> None:
         front = session(self, cookies=True)  # a new browser, its own connections
         user = Shared.accounts.take()
         try:
-            visitor = Visitor(
-                LocustBrowser(front, name_step, 3 * TARGET.timeout), self.rp, Shared.meta
-            )
-            self.transaction("arrival", visitor.first_login, user)
+            browser = LocustBrowser(front, name_step, 3 * TARGET.timeout)
+            self.transaction("arrival", Visitor(browser, self.rp, Shared.meta).first_login, user)
         finally:
             Shared.accounts.give_back(user)
             front.client.clientpool.close()
 
     def wait_time(self) -> float:
         """Until the next arrival is due: the rate is kept on average (no drift), each
-        instance offering its share (one instance per worker)."""
+        instance offering its share (one instance per worker). A generator more than a second
+        late does not catch up in a burst: those arrivals are counted as late, and said."""
         now = time.perf_counter()
-        self.due = max(getattr(self, "due", now), now - 1.0) + layout()[1] / ARRIVAL_RATE
-        return max(0.0, self.due - now)
+        due = getattr(self, "due", now) + layout()[1] / ARRIVAL_RATE
+        if due < now - 1.0:
+            missed = int((now - due) * ARRIVAL_RATE / layout()[1])
+            for _ in range(missed):
+                Shared.count("late")
+            due = now
+        self.due = due
+        return max(0.0, due - now)
 
     @task
     def offer(self) -> None:
         if self.in_flight.full():
-            failure = StepFailure(f"generator: {MAX_IN_FLIGHT} flows already in flight", TOOL)
-            self.report_flow("arrival", 0.0, failure)
+            Shared.count("dropped")
             return
-        Shared.offered += 1
-        Shared.offered_unsent += 1
+        Shared.count("offered")
         self.in_flight.spawn(self.arrive)
 
 
@@ -617,43 +666,121 @@ def _record(request_type, name, response_time, exception, **_kwargs) -> None:
     if exception is not None:
         error = str(exception).splitlines()[0][:200] if str(exception) else type(exception).__name__
         kind = getattr(exception, "kind", PROVIDER)
-    at = time.time()
-    RESULTS.record(request_type, name, response_time, error, kind, at)
-    if OPTIONS.get("_worker"):
-        RESULTS.pending.append((request_type, name, response_time, error, kind, at))
+    if OPTIONS.get("_worker"):  # the master keeps the samples; a worker only sends them
+        RESULTS.pending.append((request_type, name, response_time, error, kind, time.time()))
+        Shared.samples_sent += 1
+    else:
+        RESULTS.record(request_type, name, response_time, error, kind)
+
+
+def _report() -> dict:
+    """What a worker sends: its samples since the last report, the number it has sent in all
+    (the master checks none was lost), its clock (to place the samples in the master's time),
+    and the open model's counts."""
+    report = {
+        "samples": RESULTS.pending,
+        "sent_total": Shared.samples_sent,
+        "clock": time.time(),
+        "stopped": Shared.stopped,
+        "counts": dict(Shared.unsent),
+        "tool_failures": Shared.tool_failures,
+    }
+    RESULTS.pending = []
+    Shared.unsent.update(dict.fromkeys(Shared.unsent, 0))
+    return report
+
+
+def _take(environment, worker: str, report: dict) -> None:
+    """A worker's report, at the master: its samples moved to the master's clock."""
+    shift = time.time() - float(report.get("clock") or time.time())
+    samples = [(*s[:5], s[5] + shift) for s in report.get("samples", [])]
+    RESULTS.merge(samples, worker=worker)
+    Shared.received[worker] = Shared.received.get(worker, 0) + len(samples)
+    Shared.declared[worker] = int(report.get("sent_total", 0))
+    for what, count in (report.get("counts") or {}).items():
+        Shared.counts[what] = Shared.counts.get(what, 0) + int(count)
+    if report.get("tool_failures"):
+        Shared.worker_tool_failures = True
+    if report.get("stopped") and Shared.stopped is None:
+        # One worker's broken prerequisite (a refused-login budget spent) stops them all.
+        Shared.stopped = report["stopped"]
+        gevent.spawn(end_run, environment, "stopped")
 
 
 @events.report_to_master.add_listener
 def _send(client_id, data, **_kwargs) -> None:
-    data["psc_samples"], RESULTS.pending = RESULTS.pending, []
-    data["psc_stopped"] = Shared.stopped
-    data["psc_offered"], Shared.offered_unsent = Shared.offered_unsent, 0
+    data["psc"] = _report()
 
 
 @events.worker_report.add_listener
 def _receive(client_id, data, **_kwargs) -> None:
-    RESULTS.merge(data.get("psc_samples", []), worker=client_id)
-    Shared.offered += int(data.get("psc_offered", 0))
-    if data.get("psc_stopped") and Shared.stopped is None:
-        Shared.stopped = data["psc_stopped"]
+    if "psc" in data:
+        _take(Shared.environment, client_id, data["psc"])
+
+
+def _flush_asked(environment, msg, **_kwargs) -> None:
+    """At a worker, once its users stopped: its last samples."""
+    environment.runner.send_message("psc_final", _report())
+
+
+def _flushed(environment, msg, **_kwargs) -> None:
+    _take(environment, msg.node_id, msg.data)
+    Shared.awaited.discard(msg.node_id)
+
+
+def end_run(environment, reason: str) -> None:
+    """End the run once, in order: the users stop (the workers' too, which then send their
+    last samples, waited for), then Locust quits. Locust's own end (-t) would quit at once and
+    wait 0.5 s for the workers' last reports, losing those of flows still finishing."""
+    if Shared.end_reason is not None:
+        return
+    Shared.end_reason = reason
+    RESULTS.ended = time.time()
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        # Locust forgets a worker once it says it stopped (until it says it is ready again):
+        # the workers are named before.
+        Shared.awaited = {worker.id for worker in runner.clients.all}
+        runner.stop()  # each worker stops its users (bounded: stop timeout + 60 s)
+        for worker in list(Shared.awaited):
+            runner.send_message("psc_flush", None, worker)
+        deadline = time.time() + environment.stop_timeout + 10
+        while Shared.awaited and time.time() < deadline:
+            gevent.sleep(0.05)
+        # Back as ready (each after its stop timeout): then the quit message reaches it.
+        while len(runner.clients.all) < len(Shared.received) and time.time() < deadline:
+            gevent.sleep(0.05)
+    runner.quit()
+    if environment.web_ui is not None:
+        environment.web_ui.stop()
 
 
 def _interrupted(environment, name: str) -> None:
-    """Ctrl-C, or `psc-testkit load` forwarding a SIGINT/SIGTERM: remembered, and the run
-    stopped as its run time would stop it (the users end, Locust writes what it measured).
-    Handled in gevent's loop: a KeyboardInterrupt raised in whichever greenlet was running
-    would print a traceback."""
+    """Ctrl-C, or `psc-testkit load` forwarding a SIGINT/SIGTERM: the run ends as at its run
+    time, what it measured kept. Handled in gevent's loop: a KeyboardInterrupt raised in
+    whichever greenlet was running would print a traceback."""
     Shared.interrupted = Shared.interrupted or name
-    environment.runner.quit()
+    if not Shared.running:
+        # Before the run began (a master waiting for its workers, in a loop of Locust's that
+        # nothing else ends): nothing was measured, so nothing is judged.
+        print(f"load stopped before it began ({name}): nothing measured", flush=True)
+        main = Shared.main
+        gevent.spawn(lambda: main.throw(SystemExit(4)))
+        return
+    gevent.spawn(end_run, environment, name)
 
 
 @events.init.add_listener
 def _init(environment, **_kwargs) -> None:
     OPTIONS["_worker"] = isinstance(environment.runner, WorkerRunner)
-    OPTIONS["_master"] = isinstance(environment.runner, MasterRunner)
     Shared.environment = environment
-    if not OPTIONS["_worker"]:
+    Shared.main = greenlet.getcurrent()  # Locust's main loop
+    if OPTIONS["_worker"]:
+        environment.runner.register_message("psc_flush", _flush_asked)
+    else:
         gevent.signal_handler(signal.SIGINT, _interrupted, environment, "SIGINT")
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message("psc_final", _flushed)
 
 
 @events.test_start.add_listener
@@ -661,14 +788,27 @@ def _started(environment, **_kwargs) -> None:
     if OPTIONS.get("_worker"):
         return
     RESULTS.started = time.time()
+    Shared.running = True
+    planned = float(OPTIONS.get("run_time", 0))
+    if planned:
+        gevent.spawn(_clock, environment, RESULTS.started + planned)
     if OPTIONS.get("progress") and PROGRESS_EVERY > 0:
         gevent.spawn(_progress)
 
 
+def _clock(environment, end: float) -> None:
+    """The run time, on the wall clock from the start of the run (Locust's own -t, a backstop
+    here, counts from a loop clock that a slow import leaves behind)."""
+    while time.time() < end:
+        gevent.sleep(min(1.0, end - time.time()))
+    end_run(environment, "run time")
+
+
 def _progress() -> None:
-    while True:
+    while Shared.end_reason is None:
         gevent.sleep(PROGRESS_EVERY)
-        print(RESULTS.progress(time.time()), flush=True)
+        if Shared.end_reason is None:
+            print(RESULTS.progress(time.time()), flush=True)
 
 
 @events.quitting.add_listener
@@ -676,22 +816,27 @@ def _verdict(environment, **_kwargs) -> None:
     if OPTIONS.get("_worker"):
         return
     planned = float(OPTIONS.get("run_time", 0))
-    elapsed = time.time() - RESULTS.started
     # What the launcher saw before it told Locust to stop: the signal it got, a dead target.
     try:
         launcher = json.loads((REPORTS / ".launcher.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         launcher = {}
     interrupted = launcher.get("interrupted") or Shared.interrupted
-    if interrupted is None and not Shared.stopped and planned and elapsed < planned - 2:
-        interrupted = "stopped early"  # e.g. SIGTERM straight to Locust
+    if interrupted is None and Shared.end_reason is None:
+        interrupted = "ended by Locust before its run time"  # e.g. SIGTERM straight to it
+    lost = {
+        worker: declared - Shared.received.get(worker, 0)
+        for worker, declared in Shared.declared.items()
+        if declared > Shared.received.get(worker, 0)
+    }
     meta = {
+        "run_id": OPTIONS.get("run_id"),
         "target": TARGET.name,
         "discovery_url": TARGET.discovery_url,
         "model": f"open: {ARRIVAL_RATE:g} flows/s" if ARRIVAL_RATE else "closed",
         "users": OPTIONS.get("users"),
         "arrival_rate": ARRIVAL_RATE or None,
-        "arrivals_offered": Shared.offered if ARRIVAL_RATE else None,
+        "arrivals": dict(Shared.counts) if ARRIVAL_RATE else None,
         "shape": OPTIONS.get("shape"),
         "planned_run_time_s": planned,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(RESULTS.started)),
@@ -699,11 +844,24 @@ def _verdict(environment, **_kwargs) -> None:
         "stopped": Shared.stopped,
         "target_exited": launcher.get("target_exited"),
         "workers": OPTIONS.get("workers", 0),
-        "tool_log": str(REPORTS / "tool-failures.log") if Shared.tool_failures else None,
+        "workers_silent": sorted(Shared.awaited),
+        "samples_lost": lost,
+        "expected_flows": sorted(
+            names.selected_flows(WEIGHTS, CIBA_CLIENT is not None, bool(ARRIVAL_RATE))
+        ),
+        "tool_log": _tool_log(),
     }
     report = res.summary(RESULTS, OBJECTIVES, meta, bool(OPTIONS.get("require_proof")))
     FINAL[:] = [report, res.write(report, REPORTS)]
     environment.process_exit_code = report["exit_code"]
+
+
+def _tool_log() -> str | None:
+    if Shared.tool_failures:
+        return str(REPORTS / "tool-failures.log")
+    if getattr(Shared, "worker_tool_failures", False):
+        return f"{REPORTS / 'tool-failures.log'} on the workers' hosts"
+    return None
 
 
 FINAL: list = []  # the report and where it was written, for the last lines printed

@@ -1,7 +1,8 @@
 """Load shapes for `psc-testkit load --shape`: ramp, step, spike, soak.
 
-Each takes the run's users, spawn rate and duration from the load options, and stops the run
-at its end (tick() returns None), so every run is bounded in time."""
+Each takes the run's users, spawn rate and duration from the load options. The run ends at its
+run time by the locustfile's clock, which also waits for the workers' last samples; a shape
+holds its last user count until then (tick() returning None would quit at once)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,8 @@ class _Shape(LoadTestShape):
     run_time = 60.0
 
     def tick(self):
-        elapsed = self.get_run_time()
-        if elapsed >= self.run_time:
-            return None
-        return max(1, round(self.users_at(elapsed / self.run_time))), self.spawn_rate
+        progress = min(1.0, self.get_run_time() / self.run_time)
+        return max(1, round(self.users_at(progress))), self.spawn_rate
 
     def users_at(self, progress: float) -> float:
         raise NotImplementedError

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -35,8 +36,9 @@ from psc_testkit.loadkit import results as res
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 DEFAULT_RUN_TIME = "30s"
 PREFIX = "psc-testkit load"
+WORKERS_WAIT = 300  # seconds a master waits for its workers to connect
 # Reachability and login findings of the profile check that stop a run before any load.
-BLOCKING = {"DNS", "TCP", "TLS", "discovery", "hosts", "JWKS", "driver", "login"}
+BLOCKING = {"DNS", "TCP", "TLS", "discovery", "hosts", "driver", "login"}
 
 
 class LoadError(Exception):
@@ -105,16 +107,25 @@ def _options(args: argparse.Namespace, profile: dict) -> dict:
         except slo.SloError as exc:
             raise LoadError(str(exc)) from None
     run_time = pick(args.run_time, "run_time", None)
-    return {
-        "users": int(pick(args.users, "users", 10)),
-        "spawn_rate": float(pick(args.spawn_rate, "spawn_rate", 10)),
+
+    def number(flag: object, key: str, default: float, low: float, strict: bool) -> float:
+        value = pick(flag, key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise LoadError(f"{key} must be a number, not {value!r}")
+        if value < low or (strict and value == low):
+            raise LoadError(f"{key} must be {'above' if strict else 'at least'} {low:g}: {value!r}")
+        return value
+
+    options = {
+        "users": int(number(args.users, "users", 10, 1, False)),
+        "spawn_rate": float(number(args.spawn_rate, "spawn_rate", 10, 0, True)),
         "run_time_text": run_time,
         "shape": pick(args.shape, "shape", None),
         "slos": slos,
         "weights": weights,
-        "think": float(pick(args.think, "think", 1.0)),
-        "probe_rate": float(pick(args.probe_rate, "probe_rate", 1.0)),
-        "arrival_rate": float(pick(args.arrival_rate, "arrival_rate", 0) or 0),
+        "think": float(number(args.think, "think", 1.0, 0, False)),
+        "probe_rate": float(number(args.probe_rate, "probe_rate", 1.0, 0, True)),
+        "arrival_rate": float(number(args.arrival_rate, "arrival_rate", 0, 0, False)),
         "refresh": bool(args.refresh or table.get("refresh", False)),
         "logout": bool(args.logout or table.get("logout", False)),
         "exclusive_accounts": bool(table.get("exclusive_accounts", False)),
@@ -123,6 +134,9 @@ def _options(args: argparse.Namespace, profile: dict) -> dict:
         "workers": args.workers,
         "progress": True,
     }
+    if options["arrival_rate"] and options["shape"]:
+        raise LoadError("--shape varies the users of the closed model: not with --arrival-rate")
+    return options
 
 
 def check_names(options: dict, target: Target) -> None:
@@ -197,7 +211,10 @@ def preflight(target: Target, path: Path, options: dict, out=sys.stdout) -> None
         f
         for f in check.findings
         if f.status == "FAIL"
-        and (f.step in BLOCKING or (f.step == "client" and client.client_id in f.text))
+        and (
+            f.step in BLOCKING
+            or (f.step == "client" and f.text.startswith(f"{client.client_id} ("))
+        )
     ]
     if blocking:
         first = blocking[0]
@@ -216,6 +233,8 @@ def run_load(args: argparse.Namespace) -> int:
     options = _options(args, profile)
     if args.arrival_rate is not None and args.arrival_rate <= 0:
         raise LoadError("--arrival-rate is a number of flows/s above 0")
+    if args.find_max_steps < 1:
+        raise LoadError("--find-max-steps is at least 1")
     if args.expect_workers is not None and not args.master_bind:
         raise LoadError("--expect-workers goes with --master-bind (remote workers)")
     if args.worker_of and (args.master_bind or args.workers):
@@ -292,6 +311,7 @@ class Launcher:
     def __init__(self, options: dict, host: str, sim=None) -> None:
         self.options, self.host, self.sim = options, host, sim
         self.interrupted: str | None = None
+        self.signal_count = 0
         self.main: subprocess.Popen | None = None
 
     def _spawn(self, extra: list[str], options: dict, env: dict | None = None) -> subprocess.Popen:
@@ -315,8 +335,10 @@ class Launcher:
             str(users),
             "-r",
             str(options["spawn_rate"] if not options["arrival_rate"] else users),
+            # The run ends at its run time by the locustfile's own clock (and waits for the
+            # workers' last samples); Locust's is a backstop.
             "-t",
-            f"{int(options['run_time'])}s",
+            f"{int(options['run_time']) + 60}s",
             # At the end, flows under way get 2 s to finish; those still running then are
             # neither counted as done nor as failed.
             "--stop-timeout",
@@ -342,8 +364,12 @@ class Launcher:
         options = dict(options or self.options)
         reports = Path(options["reports"])
         reports.mkdir(parents=True, exist_ok=True)
-        for stale in ("tool-failures.log", ".launcher.json"):  # of an earlier run
+        # Whatever an earlier run left here: no part of it may pass for this run's.
+        for stale in ("summary.json", "tool-failures.log", ".launcher.json", "locust.html"):
             (reports / stale).unlink(missing_ok=True)
+        for stale in reports.glob("locust_*.csv"):
+            stale.unlink(missing_ok=True)
+        options["run_id"] = uuid.uuid4().hex
         options["progress"] = not quiet and not web
         local = int(options["workers"]) if master is None else 0
         options["workers"] = expect if master is not None else local
@@ -351,11 +377,10 @@ class Launcher:
         if web:
             port = _free_port()
             extra = [x for x in extra if x not in ("--headless", "--only-summary")]
-            extra += ["--autostart", "--autoquit", "5"]
-            extra += ["--web-host", "127.0.0.1", "--web-port", str(port)]
+            extra += ["--autostart", "--web-host", "127.0.0.1", "--web-port", str(port)]
             print(
-                f"Locust's web UI: http://127.0.0.1:{port}/ for {options['run_time']:g} s and 5 s "
-                "more (Ctrl-C stops the run)",
+                f"Locust's web UI: http://127.0.0.1:{port}/ for the run's "
+                f"{options['run_time']:g} s (Ctrl-C stops it)",
                 flush=True,
             )
         workers: list[subprocess.Popen] = []
@@ -363,8 +388,9 @@ class Launcher:
             bind = master or ("127.0.0.1", _free_port())
             extra += ["--master", "--master-bind-host", bind[0], "--master-bind-port", str(bind[1])]
             extra += ["--expect-workers", str(expect or local)]
+            extra += ["--expect-workers-max-wait", str(WORKERS_WAIT)]
         started = time.time()
-        with self._signals():
+        with self.signals():
             self.main = self._spawn(extra, options)
             for _ in range(local):
                 worker = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(bind[1])]
@@ -376,7 +402,7 @@ class Launcher:
     def worker(self, host: str, port: int) -> int:
         """A worker of a master elsewhere: it runs until the master stops it."""
         options = dict(self.options)
-        with self._signals():
+        with self.signals():
             self.main = self._spawn(
                 ["--worker", "--master-host", host, "--master-port", str(port)], options
             )
@@ -392,9 +418,10 @@ class Launcher:
     # Signals and stopping in order -------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        """SIGINT and SIGTERM are noted, not raised: the wait loop stops Locust in order. A
-        second Ctrl-C (make forwards its own) changes nothing."""
+    def signals(self) -> Iterator[None]:
+        """SIGINT and SIGTERM are noted, not raised: the wait loop stops Locust in order (it
+        writes what it measured). A second one hurries it (SIGTERM: Locust quits at once), a
+        third kills it."""
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
@@ -404,6 +431,9 @@ class Launcher:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.interrupted = self.interrupted or signal.Signals(signum).name
+        self.signal_count += 1
+        if self.signal_count > 1 and self.main is not None and self.main.poll() is None:
+            self.main.send_signal(signal.SIGTERM if self.signal_count == 2 else signal.SIGKILL)
 
     def _tell(self, options: dict, target_died: str | None) -> None:
         """For the summary Locust writes as it stops: why it was stopped."""
@@ -420,7 +450,7 @@ class Launcher:
         """Until Locust ends; interrupted, or its target dead, it is told to stop."""
         # Locust stops by itself at the run time; the margin covers start-up and stop-timeout
         # (and, for a master, the workers it waits for).
-        deadline = started + options["run_time"] + (600 if expect_remote else 120)
+        deadline = started + options["run_time"] + (WORKERS_WAIT + 300 if expect_remote else 180)
         target_died = None
         told = False
         while True:
@@ -446,24 +476,33 @@ class Launcher:
                 return self.main.wait(), target_died
 
     def _stop_workers(self, workers: list[subprocess.Popen]) -> None:
-        for process in workers:  # the master told them to quit; else they are stopped
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
+        """The master told them to quit; those still running after 15 s in all are stopped."""
+        deadline = time.time() + 15
+        for process in workers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.time()))
+        for process in workers:
+            if process.poll() is None:
                 process.terminate()
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        for process in workers:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def _conclude(self, reports: Path, code: int, target_died: str | None, options: dict) -> int:
         """What the launcher knows and Locust may not (the signal it forwarded, a target that
         died) goes into the summary; its verdict is the exit code."""
         report = res.read(reports)
-        if report is None:
-            print(f"{PREFIX}: Locust exited (status {code}) without a summary", file=sys.stderr)
-            return 4 if self.interrupted else 3
+        if report is None or report.get("run_id") != options["run_id"]:
+            # Nothing of this run was written: no verdict of an earlier one stands in for it.
+            print(
+                f"{PREFIX}: Locust exited (status {code}) without writing this run's summary: "
+                "nothing measured can be judged",
+                file=sys.stderr,
+            )
+            return 4
         amended = False
         if self.interrupted and report.get("interrupted") != self.interrupted:
             report["interrupted"], amended = self.interrupted, True

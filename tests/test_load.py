@@ -4,6 +4,7 @@ bounded to a few seconds."""
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -332,6 +333,90 @@ def test_the_back_channel_never_carries_the_browsers_cookies(tmp_path):
     assert {"first-login", "returning", "refresh", "userinfo-poll"} <= set(flows)
     assert traffic["back_channel"] > 50, traffic
     assert traffic["back_channel_with_cookie"] == 0, traffic
+
+
+def test_a_run_that_wrote_no_summary_is_not_judged_by_an_earlier_one(tmp_path):
+    """An earlier run's summary in the folder (it passed) must not stand in for a run whose
+    Locust died before writing one (here at import: a fault in our own options)."""
+    (tmp_path / "summary.json").write_text('{"exit_code": 0, "verdict": "PASSED"}')
+    result = load(
+        "--run-time", "5s", "--users", "2", reports=tmp_path, env={"PSC_LOAD_FAULT": "tool:x"}
+    )
+    assert result.returncode == 4, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "without writing this run's summary" in result.stderr
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_ctrl_c_ends_a_web_run_at_once(tmp_path):
+    process = subprocess.Popen(
+        [*LOAD, "--web", "--run-time", "60s", "--users", "2", "--reports", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (tmp_path / "locust_stats_history.csv").exists():
+        time.sleep(0.5)
+    time.sleep(3)
+    os.killpg(process.pid, signal.SIGINT)
+    started = time.monotonic()
+    output, _ = process.communicate(timeout=60)
+    assert time.monotonic() - started < 15, output[-2000:]
+    summary = summary_of(tmp_path)
+    assert process.returncode == 4 and summary["interrupted"] == "SIGINT"
+    assert summary["duration_s"] < 20  # the measured window, not the process's life
+
+
+def test_a_master_whose_workers_never_come_stops_on_ctrl_c(tmp_path):
+    from psc_testkit.simulator.process import SimulatorProcess
+    from tests.test_load_distributed import write_profile
+
+    with SimulatorProcess(config=ROOT / "targets" / "simulator.toml") as sim:
+        env = write_profile(tmp_path / "running.toml", sim.issuer, sim.ca, ["899700000005"])
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        command = [*LOAD, "--target", str(tmp_path / "running.toml"), "--run-time", "30s"]
+        command += ["--master-bind", f"127.0.0.1:{port}", "--expect-workers", "1"]
+        process = subprocess.Popen(
+            [*command, "--no-preflight", "--reports", str(tmp_path / "load")],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, **env},
+        )
+        time.sleep(8)  # waiting for its worker
+        os.killpg(process.pid, signal.SIGINT)
+        started = time.monotonic()
+        output, _ = process.communicate(timeout=90)
+    assert process.returncode == 4, output[-2000:]
+    assert time.monotonic() - started < 20, output[-2000:]
+    assert "Traceback" not in output
+
+
+def test_the_journeys_follow_a_providers_redirect_hops(tmp_path):
+    """A compliant provider that sends the browser through extra redirects inside itself."""
+    result = load(
+        "--run-time",
+        "5s",
+        "--users",
+        "4",
+        "--think",
+        "0.2",
+        "--weights",
+        FIRST_LOGIN_ONLY,
+        "--quirk",
+        "redirect-hops",
+        reports=tmp_path,
+    )
+    summary = summary_of(tmp_path)
+    assert summary["failures_by_class"] == {"provider": 0, "protocol": 0, "tool": 0}, summary
+    assert summary["flows"]["first-login"]["count"] > 5
+    assert result.returncode == 0
 
 
 def test_remote_target_needs_explicit_opt_in(tmp_path):

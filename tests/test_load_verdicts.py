@@ -151,3 +151,25 @@ def test_an_availability_slo_is_inconclusive_until_proven_and_fails_when_breache
         ("FLOW", "first-login", 1.0, "x", "protocol", 1000.0),
     )
     assert res.evaluate(bad, [objective])[0]["verdict"] == "FAIL"
+
+
+def test_no_data_makes_a_run_inconclusive_whatever_the_slos_order():
+    inconclusive = {"slo": "availability>=99.893%", "verdict": "INCONCLUSIVE", "note": "n"}
+    no_data = {"slo": "refresh:p95<1s", "verdict": "NO DATA"}
+    for rows in ([inconclusive, no_data], [no_data, inconclusive]):
+        assert res.judge(_report(slos=rows))[2] == 4
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"workers_silent": ["w2"]}, "no last samples from worker(s) w2"),
+        ({"samples_lost": {"w1": 3}}, "3 sample(s) sent by the workers never reached"),
+        ({"arrivals": {"offered": 90, "late": 10}}, "the generator fell behind"),
+        ({"arrivals": {"offered": 100, "dropped": 5, "unfinished": 1}}, "the provider fell"),
+        ({"expected_flows": ["refresh"], "flows": {}}, "no refresh flow was made"),
+    ],
+)
+def test_a_run_that_measured_less_than_asked_is_inconclusive(extra, reason):
+    word, why, code = res.judge(_report(**extra))
+    assert (word, code) == ("INCONCLUSIVE", 4) and reason in why

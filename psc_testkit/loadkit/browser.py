@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 import gevent
 import httpx
@@ -25,12 +26,14 @@ class Response:
         content: bytes,
         url: str,
         problem: str | None = None,
+        sent: tuple[str, dict | None] = ("GET", None),
     ) -> None:
         self.status_code = status
         self.headers = httpx.Headers(headers)
         self.content = content
         self.url = httpx.URL(url)
         self.problem = problem  # why there is no usable response (status 0), in a few words
+        self.sent = sent  # the request's method and form, for a 307/308 that keeps them
 
     def failure(self) -> str:
         """What went wrong with this exchange, for a step's message."""
@@ -43,6 +46,18 @@ class Response:
     @property
     def is_redirect(self) -> bool:
         return self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers
+
+    @property
+    def next_request(self) -> httpx.Request | None:
+        """The request a browser makes by itself after this redirect, as httpx builds it: 307
+        and 308 keep the method and body, the others become a GET."""
+        if not self.is_redirect:
+            return None
+        url = self.url.join(self.headers["location"])
+        method, form = self.sent
+        if self.status_code in (307, 308):
+            return httpx.Request(method, url, data=form)
+        return httpx.Request("GET", url)
 
 
 class ExchangeDeadline(TimeoutError):
@@ -117,7 +132,7 @@ class LocustBrowser:
             else:
                 r.success()
             headers = list(r.headers.items()) if r.headers else []
-            return Response(status, headers, body, url, problem)
+            return Response(status, headers, body, url, problem, (method, data))
 
     def _body(self, r) -> tuple[bytes, str | None]:
         """The body, read piece by piece; or why it was refused."""
@@ -143,7 +158,11 @@ class LocustBrowser:
     def post(self, url: str, data: dict | None = None) -> Response:
         return self.request("POST", url, data=data)
 
-    def send(self, request: HttpRequest, name: str) -> Response:
+    def send(self, request: HttpRequest | httpx.Request, name: str | None = None) -> Response:
+        """A flow step's request, or (from the drivers following a redirect) an httpx one."""
+        if isinstance(request, httpx.Request):
+            form = dict(parse_qsl(request.content.decode("latin-1"))) if request.content else None
+            return self.request(request.method, str(request.url), name=name, data=form)
         return self.request(
             request.method, request.url, name=name, data=request.form, headers=request.headers
         )

@@ -4,8 +4,9 @@ level breaks, then halve the gap between the last level that held and the first 
 until it is within 10 % (or the levels run out). Each level is one bounded run of --run-time;
 the target (the simulator) stays up between levels.
 
-A level holds when no SLO failed, no flow failed in our own code and at least 90 % of the
-flows offered completed before the level's end (else the target was falling behind).
+A level holds when no SLO failed, no flow failed in our own code, the generator started at
+least 90 % of the arrivals the rate asked for (else the figure is the generator's, and the
+search stops) and at least 90 % of those started completed (else the target fell behind).
 """
 
 from __future__ import annotations
@@ -19,22 +20,30 @@ PRECISION = 0.10
 ACHIEVED = 0.90
 
 
-def _level(report: dict | None, offered: float) -> tuple[str, str, float]:
-    """('holds' | 'breaks' | 'generator' | 'stopped', why, achieved flows/s)."""
+def _level(report: dict | None) -> tuple[str, str, float]:
+    """('holds' | 'breaks' | 'generator' | 'invalid' | 'stopped', why, achieved flows/s)."""
     if report is None:
         return "stopped", "no summary", 0.0
     arrival = report["flows"].get("arrival", {})
-    completed, offered_count = arrival.get("count", 0), report.get("arrivals_offered") or 0
-    achieved = completed / max(report.get("duration_s") or 1, 1e-3)
-    if report["verdict"] in (res.STOPPED,) or report.get("interrupted"):
-        return "stopped", report["verdict_reason"], achieved
+    achieved = arrival.get("count", 0) / max(report.get("duration_s") or 1, 1e-3)
+    counts = report.get("arrivals") or {}
+    offered, late = counts.get("offered", 0), counts.get("late", 0)
+    behind = counts.get("dropped", 0) + counts.get("unfinished", 0)
+    why = report["verdict_reason"]
+    if report["verdict"] == res.STOPPED or report.get("interrupted"):
+        return "stopped", why, achieved
+    if report.get("target_exited"):
+        return "stopped", report["target_exited"], achieved
     if report["verdict"] == res.INVALID:
-        return "generator", report["verdict_reason"], achieved
+        return "invalid", why, achieved
+    if late > (1 - ACHIEVED) * (offered + late):
+        return "generator", f"the generator started only {offered} of {offered + late}", achieved
     if report["verdict"] == res.BREACHED:
-        return "breaks", report["verdict_reason"], achieved
-    if not offered_count or completed < ACHIEVED * offered_count:
-        why = f"only {completed} of the {offered_count} flows offered completed before the end"
         return "breaks", why, achieved
+    if behind > (1 - ACHIEVED) * max(offered, 1):
+        return "breaks", f"{behind} of {offered} arrivals not started or not done", achieved
+    if report["exit_code"] != 0:  # samples missing, a journey that made no flow
+        return "stopped", why, achieved
     return "holds", "every SLO holds", achieved
 
 
@@ -43,14 +52,19 @@ def find_max(launcher, options: dict, steps: int = 8) -> int:
     reports = Path(options["reports"])
     rate = float(options.get("arrival_rate") or 10.0)
     good: float | None = None
+    tested = rate
     bad: float | None = None
     levels: list[dict] = []
     print(f"find-max: from {rate:g} flows/s, {options['run_time']:g} s per level", flush=True)
     for number in range(1, steps + 1):
         folder = reports / "find-max" / f"{number:02d}-{rate:g}"
-        code = launcher.run({**options, "arrival_rate": rate, "reports": str(folder)}, quiet=True)
+        with launcher.signals():  # a Ctrl-C between two levels ends the search too
+            code = launcher.run(
+                {**options, "arrival_rate": rate, "reports": str(folder)}, quiet=True
+            )
         report = res.read(folder)
-        outcome, why, achieved = _level(report, rate)
+        outcome, why, achieved = _level(report)
+        tested = rate
         p95 = (report or {}).get("flows", {}).get("arrival", {}).get("p95")
         levels.append(
             {
@@ -69,7 +83,7 @@ def find_max(launcher, options: dict, steps: int = 8) -> int:
             f"p95 {p95_text}: {outcome} ({why})",
             flush=True,
         )
-        if outcome in ("stopped", "generator") or launcher.interrupted:
+        if outcome in ("stopped", "generator", "invalid") or launcher.interrupted:
             break
         if outcome == "holds":
             good = rate
@@ -93,11 +107,14 @@ def find_max(launcher, options: dict, steps: int = 8) -> int:
     if last == "generator":
         print(f"verdict: INVALID: the generator's limit, not the target's: {levels[-1]['why']}")
         return 4
+    if last == "invalid":
+        print(f"verdict: INVALID: {levels[-1]['why']}", flush=True)
+        return 4
     if last == "stopped":
         print(f"verdict: STOPPED: {levels[-1]['why']}", flush=True)
         return 3
     if good is None:
-        print(f"verdict: BREACHED: no level held, down to {rate:g} flows/s", flush=True)
+        print(f"verdict: BREACHED: no level held, down to {tested:g} flows/s", flush=True)
         return 1
     above = (
         f"; {bad:g} flows/s broke"

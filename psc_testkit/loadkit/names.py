@@ -45,7 +45,6 @@ FLOW_STEPS = {
     "ciba": {"ciba", "ciba-token"},
 }
 FLOW_STEPS["probe"] = FLOW_STEPS["arrival"] = FLOW_STEPS["first-login"]
-LOGIN = FLOW_STEPS["first-login"] - {"refresh", "logout"}  # what every journey logs in with
 
 
 class UnknownName(ValueError):

@@ -32,7 +32,8 @@ PASSED, BREACHED, INCONCLUSIVE, INVALID, STOPPED = (
 # Flows left out of the time series' latencies: a CIBA login lasts as long as the professional
 # takes to approve on the phone, a human's time, not the provider's.
 UNTIMED = {"ciba"}
-EXIT = {PASSED: 0, BREACHED: 1, STOPPED: 3, INVALID: 4}
+EXIT = {PASSED: 0, BREACHED: 1, STOPPED: 3, INVALID: 4, INCONCLUSIVE: 4}
+SHORTFALL = 0.01  # open model: arrivals not made or not done, beyond this share, void a run
 
 
 def _classes() -> dict[str, int]:
@@ -88,6 +89,7 @@ class Results:
     steps: dict[str, Series] = field(default_factory=dict)
     flows: dict[str, Series] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    ended: float | None = None  # when the run was told to end (the measured window's end)
     interval: float = INTERVAL
     buckets: dict[int, Bucket] = field(default_factory=dict)
     by_worker: dict[str, int] = field(default_factory=dict)  # flows recorded per worker
@@ -168,7 +170,10 @@ class Results:
         for index in range(last + 1):
             bucket = self.buckets.get(index, Bucket())
             start = index * self.interval
-            span = min(self.interval, max(until - self.started - start, 1e-3))
+            left = until - self.started - start
+            # The last interval counts the time it really covered; one after the end (flows
+            # that finished during the stop timeout) a whole interval, not a sliver.
+            span = min(self.interval, left) if left > 0.1 else self.interval
             flows = bucket.flows
             p50, p95 = (slos.percentile(bucket.flows_ok, q) for q in (50, 95))
             points.append(
@@ -228,40 +233,70 @@ def evaluate(results: Results, objectives: list[slos.Slo]) -> list[dict]:
     return rows
 
 
+def _incomplete(report: dict) -> str | None:
+    """Why the samples do not cover what the run was asked to measure, if they do not."""
+    if report.get("workers_silent"):
+        return f"no last samples from worker(s) {', '.join(report['workers_silent'])}"
+    if report.get("samples_lost"):
+        lost = sum(report["samples_lost"].values())
+        return f"{lost} sample(s) sent by the workers never reached the master"
+    arrivals = report.get("arrivals") or {}
+    offered = arrivals.get("offered", 0)
+    if arrivals:
+        late = arrivals.get("late", 0)
+        if late > SHORTFALL * (offered + late):
+            return f"the generator fell behind the rate: {late} of {offered + late} arrivals late"
+        behind = arrivals.get("dropped", 0) + arrivals.get("unfinished", 0)
+        if behind > SHORTFALL * max(offered, 1):
+            return (
+                f"the provider fell behind the rate: {arrivals.get('dropped', 0)} arrival(s) not "
+                f"started (too many in flight), {arrivals.get('unfinished', 0)} unfinished"
+            )
+    missing = [f for f in report.get("expected_flows", []) if f not in report.get("flows", {})]
+    if missing:
+        return f"no {', '.join(missing)} flow was made (too few users for the mix?)"
+    return None
+
+
 def judge(report: dict, require_proof: bool = False) -> tuple[str, str, int]:
     """The run's verdict word, its reason in one line, and the exit code. What made the
-    measurement meaningless comes first (a stop, our own failures, an interruption), then the
-    SLOs."""
+    measurement meaningless comes first (a stop, our own failures, an interruption, samples
+    missing), then the SLOs."""
     classes = report.get("failures_by_class", {})
     if report.get("stopped"):
-        return STOPPED, f"stopped before measuring: {report['stopped']}", EXIT[STOPPED]
+        return STOPPED, f"stopped: {report['stopped']}", EXIT[STOPPED]
     if report.get("target_exited"):
         return INVALID, report["target_exited"], EXIT[INVALID]
     if classes.get(TOOL):
-        where = report.get("tool_log") or "the tool-failures log"
-        reason = f"{classes[TOOL]} flow(s) failed in psc-testkit's own code (see {where})"
+        where = report.get("tool_log") or "tool-failures.log"
+        reason = f"{classes.get(TOOL, 0)} flow(s) failed in psc-testkit's own code (see {where})"
         return INVALID, reason + ": nothing is said of the target", EXIT[INVALID]
     if report.get("interrupted"):
         elapsed, planned = report.get("duration_s", 0), report.get("planned_run_time_s", 0)
         reason = f"interrupted ({report['interrupted']}) after {elapsed:g} s of {planned:g} s"
-        return INCONCLUSIVE, reason + ": what was measured is kept", 4
+        return INCONCLUSIVE, reason + ": what was measured is kept", EXIT[INCONCLUSIVE]
+    incomplete = _incomplete(report)
+    if incomplete:
+        return INCONCLUSIVE, f"incomplete: {incomplete}", EXIT[INCONCLUSIVE]
     failed = [row["slo"] for row in report["slos"] if row["verdict"] == "FAIL"]
     if failed:
         return BREACHED, "breached: " + ", ".join(failed), EXIT[BREACHED]
-    unknown = [row for row in report["slos"] if row["verdict"] != "pass"]
-    if unknown:
-        row = unknown[0]
-        why = row.get("note") if row["verdict"] == INCONCLUSIVE else "no successful sample"
-        code = 4 if require_proof or row["verdict"] == "NO DATA" else 0
+    no_data = [row["slo"] for row in report["slos"] if row["verdict"] == "NO DATA"]
+    if no_data:
+        return INCONCLUSIVE, f"no successful sample for {', '.join(no_data)}", EXIT[INCONCLUSIVE]
+    unproven = [row for row in report["slos"] if row["verdict"] != "pass"]
+    if unproven:
+        row = unproven[0]
+        code = EXIT[INCONCLUSIVE] if require_proof else 0
         tail = "" if code else " (exit 0; --require-proof makes it exit 4)"
-        return INCONCLUSIVE, f"{row['slo']}: {why}{tail}", code
+        return INCONCLUSIVE, f"{row['slo']}: {row.get('note', 'not proven')}{tail}", code
     return PASSED, "every SLO holds", EXIT[PASSED]
 
 
 def summary(
     results: Results, objectives: list[slos.Slo], meta: dict, require_proof: bool = False
 ) -> dict:
-    now = time.time()
+    now = results.ended or time.time()
     target = next(
         (o.value for o in objectives if o.metric == "availability"), slos.DEFAULT_AVAILABILITY
     )
