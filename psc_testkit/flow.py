@@ -9,6 +9,7 @@ instead of a code) and leaves judging to the checks, so one defect fails one che
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html.parser
 import secrets
@@ -187,22 +188,43 @@ class _FormParser(html.parser.HTMLParser):
             (owner or self.forms[-1])["inputs"].append({"tag": tag, **a})
 
 
-def parse_forms(page: str) -> list[dict]:
-    """The forms of an HTML page: action, method and inputs (name, type, value, checked)."""
+def _parse(page: str) -> tuple[list[dict], bool]:
+    """A page's forms, and whether a script of it submits one."""
     parser = _FormParser()
     parser.feed(page)
-    return parser.forms
+    return parser.forms, any(".submit()" in s for s in parser.scripts)
+
+
+# A driver reads one page for a form_post answer, an auto-submit and its login form: parsed
+# once (html.parser costs ~300 µs a login page). A few pages, small ones only: a hostile 10 MB
+# page is parsed each time rather than kept. Callers get copies, never the cached forms.
+_parse_cached = functools.lru_cache(maxsize=4)(_parse)
+CACHED_PAGE = 256 * 1024
+
+
+def _parsed(page: str) -> tuple[list[dict], bool]:
+    return _parse_cached(page) if len(page) <= CACHED_PAGE else _parse(page)
+
+
+def _copy(form: dict) -> dict:
+    return {**form, "inputs": [dict(i) for i in form["inputs"]]}
+
+
+def parse_forms(page: str) -> list[dict]:
+    """The forms of an HTML page: action, method and inputs (name, type, value, checked)."""
+    return [_copy(form) for form in _parsed(page)[0]]
 
 
 def auto_submit_form(page: str) -> dict | None:
     """The form a page submits by itself (a script or the body's onload calls submit()), as an
     OP's pages hop through its own URLs (RFC 6749 §1.7: any redirection method of the
     user-agent is allowed). A person's browser posts it at once; so do the drivers."""
-    parser = _FormParser()
-    parser.feed(page)
-    if not parser.forms or not any(".submit()" in s for s in parser.scripts):
+    # A script's text is the page's own (no character reference is decoded inside <script>);
+    # only an onload attribute is decoded. Neither there: no script can call submit().
+    if ".submit()" not in page and "onload" not in page.lower():
         return None
-    return parser.forms[0]
+    forms, submits = _parsed(page)
+    return _copy(forms[0]) if forms and submits else None
 
 
 def form_fields(form: dict) -> dict[str, str]:
@@ -216,7 +238,12 @@ def form_fields(form: dict) -> dict[str, str]:
 
 def parse_form_post(page: str, redirect_uri: str) -> AuthorizationResponse | None:
     """OAuth 2.0 Form Post Response Mode: an auto-submitting form to the redirect URI."""
-    for form in parse_forms(page):
+    # Without "&" no character reference is decoded: a form's action is then the page's own
+    # text, and one going back to the redirect URI holds its path.
+    path = urlsplit(redirect_uri).path
+    if path and "&" not in page and path not in page:
+        return None
+    for form in _parsed(page)[0]:
         if is_callback(form["action"], redirect_uri) and form["method"].lower() == "post":
             params = {i["name"]: i.get("value", "") for i in form["inputs"] if i.get("name")}
             return AuthorizationResponse(params, "form_post", form["action"])

@@ -106,11 +106,16 @@ class Results:
     ) -> None:
         """One sample: a step (any request type) or a flow (FLOW), finished at `at`."""
         at = time.time() if at is None else at
-        bucket = self.buckets.setdefault(
-            max(0, int((at - self.started) // self.interval)), Bucket()
-        )
+        # get() first: setdefault would build a Bucket and a Series (dataclasses of lists and
+        # dicts) at every sample, to throw them away.
+        index = max(0, int((at - self.started) // self.interval))
+        if (bucket := self.buckets.get(index)) is None:
+            bucket = self.buckets[index] = Bucket()
+        table = self.flows if kind == FLOW else self.steps
+        if (series := table.get(name)) is None:
+            series = table[name] = Series()
         if kind == FLOW:
-            self.flows.setdefault(name, Series()).add(ms, error, failure)
+            series.add(ms, error, failure)
             bucket.flows += 1
             if error is None:
                 if name not in UNTIMED:
@@ -118,7 +123,7 @@ class Results:
             else:
                 bucket.failures[failure if failure in bucket.failures else PROVIDER] += 1
         else:
-            self.steps.setdefault(name, Series()).add(ms, error)
+            series.add(ms, error)
             bucket.requests += 1
 
     def merge(self, samples: list, worker: str = "") -> None:
