@@ -63,3 +63,19 @@ def own_simulator() -> Iterator[SimulatorProcess]:
 def clock_sim(own_simulator: SimulatorProcess) -> Iterator[Sim]:
     with httpx.Client(verify=client_context(own_simulator), timeout=10) as http:
         yield Sim(own_simulator, http)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright (the report tests look with it)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from psc_testkit.drivers.chromium import FLAGS
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=path, headless=True, args=FLAGS)
+        yield instance
+        instance.close()

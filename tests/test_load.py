@@ -132,7 +132,9 @@ def test_a_flaky_provider_breaches_and_is_blamed(tmp_path):
     assert result.stdout.strip().splitlines()[-1].startswith("verdict: BREACHED: breached: ")
 
 
-def _interrupted_run(tmp_path: Path, signum: int, to_group: bool) -> tuple[int, str, dict]:
+def _long_run(tmp_path: Path) -> tuple[subprocess.Popen, str]:
+    """A 60 s run in a process group of its own (as a shell makes one for a command), marked
+    in its environment, which every process it starts inherits; once Locust runs."""
     mark = f"PSC_TEST_MARK_{uuid.uuid4().hex}"
     process = subprocess.Popen(
         [*LOAD, "--run-time", "60s", "--users", "3", "--reports", str(tmp_path)],
@@ -141,11 +143,16 @@ def _interrupted_run(tmp_path: Path, signum: int, to_group: bool) -> tuple[int, 
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, mark: "1"},
-        start_new_session=True,  # a terminal's process group of its own, as a shell makes
+        start_new_session=True,
     )
     deadline = time.time() + 60
     while time.time() < deadline and not (tmp_path / "locust_stats_history.csv").exists():
         time.sleep(0.5)
+    return process, mark
+
+
+def _interrupted_run(tmp_path: Path, signum: int, to_group: bool) -> tuple[int, str, dict]:
+    process, mark = _long_run(tmp_path)
     time.sleep(4)  # some flows measured
     if to_group:
         os.killpg(process.pid, signum)  # Ctrl-C in a terminal: the whole group
@@ -173,18 +180,7 @@ def test_an_interrupted_run_stops_in_order_and_says_inconclusive(tmp_path, signu
 
 
 def test_a_target_that_dies_mid_run_is_reported_as_such(tmp_path):
-    mark = f"PSC_TEST_MARK_{uuid.uuid4().hex}"
-    process = subprocess.Popen(
-        [*LOAD, "--run-time", "60s", "--users", "3", "--reports", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, mark: "1"},
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (tmp_path / "locust_stats_history.csv").exists():
-        time.sleep(0.5)
+    process, mark = _long_run(tmp_path)
     time.sleep(2)
     simulator = [p for p in processes_marked(mark) if "psc_testkit.simulator" in p]
     assert len(simulator) == 1, processes_marked(mark)

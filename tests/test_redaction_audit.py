@@ -106,7 +106,7 @@ redirect_uri = "http://127.0.0.1:8080/callback"
             "--run-time",
             "6s",
             "--users",
-            "8",
+            "12",
             "--think",
             "0.3",
             "--reports",

@@ -7,7 +7,6 @@ import math
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,9 +14,9 @@ from hypothesis import strategies as st
 
 from psc_testkit import report_charts as charts
 from psc_testkit.report_html import load_section, render
+from tests.test_reports_in_a_browser import SHOTS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-LEAD = Path("/tmp/psc-helpers")
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -375,24 +374,12 @@ def test_an_older_summary_still_renders():
 # --- in a browser ---
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from psc_testkit.drivers.chromium import FLAGS
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield instance
-        instance.close()
-
-
 @pytest.mark.xdist_group("reports-in-a-browser")
 @pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed here (.ci/run installs it)"
 )
 @pytest.mark.parametrize(("width", "layout"), [(1400, "wide"), (400, "narrow")])
-def test_charts_fit_the_page_in_chromium(browser, tmp_path, width, layout):
+def test_charts_fit_the_page_in_chromium(chromium, tmp_path, width, layout):
     page_file = tmp_path / "summary.html"
     page_file.write_text(
         render(
@@ -406,7 +393,7 @@ def test_charts_fit_the_page_in_chromium(browser, tmp_path, width, layout):
         ),
         encoding="utf-8",
     )
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    page = chromium.new_page(viewport={"width": width, "height": 900})
     page.goto(page_file.as_uri())
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no overflow
     for chart_id in ("chart-throughput", "chart-latency", "chart-failures", "latency-chart"):
@@ -432,8 +419,5 @@ def test_charts_fit_the_page_in_chromium(browser, tmp_path, width, layout):
         assert "s since start" in svg.locator("text.x-label").text_content()
         assert svg.locator("path[data-points]").count() >= 1 or chart_id == "chart-failures"
     assert "BREACHED" in page.inner_text("#load-verdict")
-    shot = tmp_path / f"load-chart-{width}.png"
-    page.locator("#load").screenshot(path=str(shot))
-    LEAD.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, LEAD / shot.name)
+    page.locator("#load").screenshot(path=str(SHOTS / f"load-chart-{width}.png"))
     page.close()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from psc_testkit.drivers.chromium import FLAGS
 from tests.cli import psc_testkit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +40,7 @@ def reports(tmp_path_factory):
             "--run-time",
             "5s",
             "--users",
-            "6",
+            "12",
             "--think",
             "0.3",
             "--reports",
@@ -51,16 +50,6 @@ def reports(tmp_path_factory):
     )
     assert run("report", "--reports", str(folder)).returncode == 0
     return folder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +63,8 @@ def served(reports):
     server.shutdown()
 
 
-def test_summary_page_renders_verdicts_evidence_and_load(browser, served):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def test_summary_page_renders_verdicts_evidence_and_load(chromium, served):
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{served}/summary.html")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "summary-top.png"))
@@ -96,10 +85,10 @@ def test_summary_page_renders_verdicts_evidence_and_load(browser, served):
     page.close()
 
 
-def test_allure_report_renders_the_run(browser, served, reports):
+def test_allure_report_renders_the_run(chromium, served, reports):
     if not (reports / "allure-report" / "index.html").exists():
         pytest.skip("the Allure command line is not installed (make report installs it)")
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{served}/allure-report/index.html")
     page.wait_for_selector("text=test cases", timeout=30_000)
     assert page.locator(".widget").count() >= 3
