@@ -201,12 +201,12 @@ def namespaces_available() -> None:
 @pytest.mark.xdist_group("netns")
 def test_two_workers_in_their_own_namespaces(namespaces_available, tmp_path):
     # No pre-flight: every back-channel request the simulator counts is then one of the run's.
-    run = distributed_run(2, tmp_path, run_time=10, extra=["--no-preflight"])
+    run = distributed_run(2, tmp_path, run_time=6, extra=["--no-preflight"])
     context = f"exit {run.code}, {run.seconds:.0f} s\n{run.tails}"
     assert run.summary is not None, f"no summary.json\n{context}"
     s = run.summary
     figures = run.figures()
-    print("distributed run (2 workers, 10 s):", json.dumps(figures, indent=2))
+    print("distributed run (2 workers, 6 s):", json.dumps(figures, indent=2))
     # 0, or 4 with the reason in the summary: a 10 s run holds the availability target but
     # cannot prove it (2,799 flows needed), which is INCONCLUSIVE, exit 0 unless
     # --require-proof.

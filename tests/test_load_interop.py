@@ -29,7 +29,7 @@ def test_a_short_load_run_against_oidc_provider_holds(provider, tmp_path: Path) 
         "--users",
         "8",
         "--run-time",
-        "10s",
+        "6s",
         "--think",
         "0.2",
         "--refresh",
