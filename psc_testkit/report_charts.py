@@ -66,6 +66,7 @@ def nice_number(x: float, round_: bool) -> float:
     """1, 2 or 5 times a power of ten, near x: rounded to it, or the smallest not below it."""
     if x <= 0:
         return 1.0
+    x = max(x, 1e-300)  # a subnormal's power of ten would underflow to 0
     exponent = math.floor(math.log10(x))
     fraction = x / 10**exponent
     if round_:
@@ -79,7 +80,7 @@ def nice_ticks(low: float, high: float, count: int = 5, integer: bool = False) -
     """About `count` ticks, multiples of a nice step, from at or below `low` to at or above
     `high`. `integer`: the step is at least 1 (counts). The charts' ranges all include 0, so
     the step is never lost in the precision of the bounds."""
-    if not high > low:
+    if not high - low >= 1e-9:  # no range to speak of (a chart of zeros): 0 to 1
         high = low + 1
     step = nice_number(nice_number(high - low, False) / max(count - 1, 1), True)
     if integer:

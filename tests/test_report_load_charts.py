@@ -9,7 +9,7 @@ import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from psc_testkit import report_charts as charts
@@ -163,6 +163,7 @@ def test_nice_ticks(low, high, expected):
     st.floats(0, 1e12, allow_nan=False),
     st.integers(2, 10),
 )
+@example(0.0, 5e-324, 2)  # a subnormal range: its power of ten underflowed to 0 once
 def test_nice_ticks_cover_the_range_with_a_nice_step(below, above, count):
     """Ranges as the charts have them: from at most 0 to at least 0."""
     low, high = -below, above
