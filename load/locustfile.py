@@ -452,23 +452,25 @@ class Journeys(FastHttpUser):
             response=None,
         )
 
-    def first_login(self) -> None:
-        self.client.cookiejar.clear()  # a new browser: no SSO session
-        user = Shared.accounts.take()  # before the clock: waiting for an account is not latency
+    def as_someone(self, name: str, journey, new_browser: bool = True) -> bool:
+        """`journey(user)` as the transaction `name`, with a test account taken before the
+        clock starts (waiting for an account is not latency) and given back after; in a new
+        browser (no SSO session) unless told otherwise."""
+        if new_browser:
+            self.client.cookiejar.clear()
+        user = Shared.accounts.take()
         try:
-            self.transaction("first-login", self.visitor.first_login, user)
+            return self.transaction(name, journey, user)
         finally:
             Shared.accounts.give_back(user)
 
+    def first_login(self) -> None:
+        self.as_someone("first-login", self.visitor.first_login)
+
     def logged_in(self) -> dict | None:
         """Tokens of a first login in a new browser (a first-login flow), or None."""
-        self.client.cookiejar.clear()
-        user = Shared.accounts.take()
         held: dict = {}
-        try:
-            self.transaction("first-login", lambda: held.update(self.visitor.login(user)))
-        finally:
-            Shared.accounts.give_back(user)
+        self.as_someone("first-login", lambda user: held.update(self.visitor.login(user)))
         return held or None
 
 
@@ -563,11 +565,7 @@ class CibaLogin(Journeys):
 
     @task
     def journey(self) -> None:
-        user = Shared.accounts.take()
-        try:
-            self.transaction("ciba", self.visitor.ciba, user)
-        finally:
-            Shared.accounts.give_back(user)
+        self.as_someone("ciba", self.visitor.ciba, new_browser=False)  # no browser in CIBA
 
 
 class AvailabilityProbe(Journeys):
@@ -578,12 +576,7 @@ class AvailabilityProbe(Journeys):
 
     @task
     def journey(self) -> None:
-        self.client.cookiejar.clear()
-        user = Shared.accounts.take()
-        try:
-            self.transaction("probe", self.visitor.first_login, user)
-        finally:
-            Shared.accounts.give_back(user)
+        self.as_someone("probe", self.visitor.first_login)
 
 
 class Arrivals(Journeys):
