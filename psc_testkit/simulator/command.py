@@ -64,6 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "by default it is removed",
     )
     parser.add_argument(
+        "--rp",
+        action="store_true",
+        default=False,
+        help="RP certification: record every request (GET /_simulator/requests) and serve "
+        "lies on demand (POST /_simulator/lie); see --list-lies",
+    )
+    parser.add_argument("--list-lies", action="store_true", help="list the RP lies and exit")
+    parser.add_argument(
         "--awkward-secrets",
         action="store_true",
         default=None,
@@ -96,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "list_quirks", False):
         print(quirk_registry.listing())
         return 0
+    if getattr(args, "list_lies", False):
+        from psc_testkit.simulator import lies
+
+        print(lies.listing())
+        return 0
     from psc_testkit.simulator.server import run as serve
     from psc_testkit.simulator.settings import SettingsError, load_settings
 
@@ -123,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             quirks=quirks,
             state_dir=Path(args.state_dir) if args.state_dir else None,
             keep_state=getattr(args, "keep_state", False),
+            rp=getattr(args, "rp", False),
         )
     except OSError as exc:
         print(f"psc-testkit simulator: cannot listen on {args.host}: {exc}", file=sys.stderr)

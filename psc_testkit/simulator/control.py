@@ -13,6 +13,11 @@ GET  /_simulator/issued                      every secret it issued, spent or no
 GET  /_simulator/traffic                     back-channel requests (token, userinfo,
                                              introspection, revocation, CIBA) and how many
                                              carried a cookie: how a client behaves
+With --rp (RP certification) only:
+POST /_simulator/lie      {"lie": name|null}  serve this lie (lies.py) from now on; null: the
+                                             truth. Answers the log position it starts at
+GET  /_simulator/lies                        the lies this simulator can serve
+GET  /_simulator/requests?after=N            every request since log position N (recorder.py)
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from psc_testkit.simulator import lies
 from psc_testkit.simulator.http import OAuthError, query_params, read_body
 from psc_testkit.simulator.provider import Provider
 from psc_testkit.simulator.store import cookie_value
@@ -142,7 +148,43 @@ def routes(p: Provider) -> list[Route]:
             }
         )
 
+    async def lie(request: Request) -> Response:
+        data = await body_json(request)
+        if data is None or not (data.get("lie") is None or isinstance(data.get("lie"), str)):
+            return bad('the body must be {"lie": name} or {"lie": null}')
+        try:
+            p.serve_lie(data.get("lie"))
+        except lies.UnknownLie as exc:
+            return bad(str(exc))
+        return JSONResponse({"lie": p.lie, "after": p.request_log.last})
+
+    async def lie_names(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "lies": [
+                    {"name": x.name, "channel": x.channel, "description": x.description}
+                    for x in lies.LIES.values()
+                ]
+            }
+        )
+
+    async def requests(request: Request) -> Response:
+        try:
+            after = int(query_params(request).get("after", "0"))
+        except (ValueError, OAuthError):
+            return bad("after must be an integer")
+        log = p.request_log
+        return JSONResponse({"requests": log.after(after), "last": log.last})
+
+    rp = []
+    if p.request_log is not None:
+        rp = [
+            Route("/_simulator/lie", lie, methods=["POST"]),
+            Route("/_simulator/lies", lie_names),
+            Route("/_simulator/requests", requests),
+        ]
     return [
+        *rp,
         Route("/_simulator/users", users),
         Route("/_simulator/clock", clock, methods=["POST"]),
         Route("/_simulator/phone", phone, methods=["POST"]),

@@ -626,6 +626,7 @@ class ActiveDefects:
                 f"unknown defect(s) {', '.join(unknown)}; "
                 "see `psc-testkit simulator --list-defects`"
             )
+        # Reassigned while the simulator runs when a lie switches defects on (Provider.serve_lie).
         self.names = frozenset(names)
 
     def __contains__(self, name: str) -> bool:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from psc_testkit.simulator import claims as psc_claims
+from psc_testkit.simulator import lies
 from psc_testkit.simulator.clients import ASSERTION_ALGS
 from psc_testkit.simulator.defects import (
     BOOLEAN_MEMBERS,
@@ -223,6 +224,8 @@ def quirk_keys(p: Provider) -> dict[str, dict]:
 
 def jwks_payload(p: Provider, extra: dict[str, dict] | None = None) -> bytes:
     """The JWKS, with what a JWKS defect adds or changes (extra keys are made once)."""
+    if p.lie == lies.KID_ABSENT:  # one signing key: an ID token without kid names it
+        return json.dumps({"keys": [p.keys.current.jwk]}).encode()
     d = p.defects
     if not d:
         return quirky_jwks(p, extra or {}) if p.quirks else p.keys.jwks_json

@@ -12,12 +12,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.responses import Response
 
 from psc_testkit.simulator import claims as psc_claims
+from psc_testkit.simulator import lies
 from psc_testkit.simulator.annuaire import Annuaire
 from psc_testkit.simulator.clients import Client, ClientAuthenticator, build_clients
 from psc_testkit.simulator.clock import Clock
 from psc_testkit.simulator.defects import ActiveDefects
 from psc_testkit.simulator.keys import KeySet, at_hash, rsa_public_jwk
 from psc_testkit.simulator.quirks import ActiveQuirks
+from psc_testkit.simulator.recorder import RequestLog
 from psc_testkit.simulator.settings import SimulatorSettings
 from psc_testkit.simulator.state import StateDir
 from psc_testkit.simulator.store import (
@@ -129,6 +131,24 @@ class Provider:
         self.random = random.Random(settings.seed)
         # How clients behave, for GET /_simulator/traffic (app.count_back_channel).
         self.traffic = {"back_channel": 0, "back_channel_with_cookie": 0}
+        # RP certification (--rp): the lie being served (lies.py), and the defects the
+        # simulator was started with, which a lie's own defects are added to.
+        self.lie: str | None = None
+        self.request_log: RequestLog | None = None  # set by server.build with --rp
+        self._started_defects = defects.names
+
+    def serve_lie(self, name: str | None) -> None:
+        """Serve `name` (None: tell the truth) from now on; raise lies.UnknownLie."""
+        lie = lies.get(name) if name is not None else None
+        self.defects.names = self._started_defects | frozenset(lie.defects if lie else ())
+        self.lie = name
+        if name == lies.KEY_ROTATED:
+            self.keys.rotate()
+
+    @cached_property
+    def foreign_key(self) -> rsa.RSAPrivateKey:
+        """A signing key the JWKS never publishes, for the lies that forge a signature."""
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def now(self) -> float:
         return self.clock.now()
@@ -390,6 +410,10 @@ class Provider:
             claims["aud"] = [client.client_id]  # OIDC Core §2: an array in the general case
         if self.defects:
             self._break_id_token(claims, access_token, session)
+        if self.lie is not None:
+            lied = self._lie_in_id_token(claims, client)
+            if lied is not None:
+                return lied
         d = self.defects
         if "id-token-alg-none" in d:
             return jwt.encode(claims, None, algorithm="none")
@@ -399,6 +423,31 @@ class Provider:
             head, body, sig = token.split(".")
             token = f"{head}.{body}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"
         return token
+
+    def _lie_in_id_token(self, claims: dict, client: Client) -> str | None:
+        """The ID token lies of lies.py: alter `claims`, or return the token signed as the lie
+        says (None: sign as usual)."""
+        lie = self.lie
+        if lie == lies.EXTRA_AUD_WITHOUT_AZP:
+            claims["aud"] = [client.client_id, lies.OTHER_CLIENT]
+            del claims["azp"]
+        elif lie == lies.SUB_MISSING:
+            del claims["sub"]
+        elif lie == lies.NONCE_WRONG:
+            claims["nonce"] = new_id(16)
+        elif lie == lies.ACR_ABSENT:
+            del claims["acr"]
+        elif lie == lies.ALG_NONE:
+            claims.pop("at_hash", None)  # alg none names no hash to compute it with
+            return jwt.encode(claims, None, algorithm="none")
+        elif lie in (lies.FOREIGN_KEY, lies.UNKNOWN_KID):
+            kid = self.keys.current.kid if lie == lies.FOREIGN_KEY else "k" + new_id(8)
+            headers = {"kid": kid, "typ": "JWT"}
+            return jwt.encode(claims, self.foreign_key, algorithm="RS256", headers=headers)
+        elif lie == lies.HS256_SECRET:
+            secret = client.settings.client_secret or new_id(32)
+            return jwt.encode(claims, secret, algorithm="HS256", headers={"typ": "JWT"})
+        return None
 
     def _break_id_token(self, claims: dict, access_token: str, session: Session) -> None:
         """ID token defects: each alters one claim as a faulty provider would."""

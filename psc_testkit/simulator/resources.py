@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from psc_testkit.simulator import claims as psc_claims
+from psc_testkit.simulator import lies
 from psc_testkit.simulator.clients import Client, client_cert
 from psc_testkit.simulator.http import NO_STORE, OAuthError, json_response, read_body, read_form
 from psc_testkit.simulator.provider import Provider
@@ -173,15 +174,19 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
         extra = "userinfo-extra-claims" in p.quirks
         client = p.clients.get(token.grant.client_id)
         signed = client is not None and client.settings.userinfo_signed_response_alg
-        if not signed and not p.defects:
+        if not signed and not p.defects and p.lie is None:
             # The hot path: the same bytes for every login of this professional.
             body = psc_claims.userinfo_json(session.user, session.auth_mode, scope_all, extra)
             media_type = "application/json"
             if "json-charset" in p.quirks:
                 media_type += ";charset=UTF-8"
             return Response(body, headers=NO_STORE, media_type=media_type)
-        claims = psc_claims.userinfo(session.user, session.auth_mode, scope_all, extra)
-        claims["sub"] = p.subject(session)
+        user = session.user
+        if p.lie == lies.USERINFO_OTHER:  # another professional, sub and all
+            others = p.annuaire.professionals[:2]
+            user = others[1] if others[0].id_nat == user.id_nat else others[0]
+        claims = psc_claims.userinfo(user, session.auth_mode, scope_all, extra)
+        claims["sub"] = p.subject(session) if user is session.user else psc_claims.subject(user)
         d = p.defects
         if d:
             break_psc_claims(p, claims)

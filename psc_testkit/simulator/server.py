@@ -8,17 +8,19 @@ import socket
 import ssl
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from psc_testkit.simulator import lies
 from psc_testkit.simulator.app import by_port, issuer_app, transport_quirks, wallet_app
 from psc_testkit.simulator.defects import ActiveDefects
 from psc_testkit.simulator.provider import REALM_PATH, Endpoints, Provider
 from psc_testkit.simulator.quirks import ActiveQuirks
+from psc_testkit.simulator.recorder import RequestLog, record_requests
 from psc_testkit.simulator.settings import SimulatorSettings
 from psc_testkit.simulator.state import StateDir
 from psc_testkit.simulator.tls import LocalCA
@@ -74,6 +76,7 @@ def build(
     quirks: ActiveQuirks | None = None,
     state_dir: Path | None = None,
     keep_state: bool = False,
+    rp: bool = False,
 ) -> tuple[Running, list[socket.socket]]:
     """Bind both listeners, then write keys and certificates: a port already taken leaves no
     state folder behind, and neither does any later failure of the build."""
@@ -93,7 +96,7 @@ def build(
             raise
     state = StateDir(state_dir, keep=keep_state)
     try:
-        running = _build(settings, host, sockets, defects, state, quirks)
+        running = _build(settings, host, sockets, defects, state, quirks, rp)
     except BaseException:
         state.remove()
         for sock in sockets:
@@ -109,6 +112,7 @@ def _build(
     defects: ActiveDefects | None,
     state: StateDir,
     quirks: ActiveQuirks | None = None,
+    rp: bool = False,
 ) -> Running:
     issuer_port, wallet_bound, *mtls_bound = (sock.getsockname()[1] for sock in sockets)
     mtls_port = mtls_bound[0] if mtls_bound and settings.tls else None
@@ -135,15 +139,21 @@ def _build(
             # Ask every client for a certificate, require none: mTLS clients present theirs.
             "ssl_cert_reqs": ssl.CERT_OPTIONAL,
         }
+    if rp:
+        settings = replace(settings, clients=(*settings.clients, lies.other_client()))
     provider = Provider(
         settings, endpoints, defects or ActiveDefects(), state, ca, quirks or ActiveQuirks()
     )
+    if rp:  # before the routes are made: the control API's RP routes exist only then
+        provider.request_log = RequestLog()
     app = by_port(
         transport_quirks(issuer_app(provider), provider),
         transport_quirks(wallet_app(provider), provider),
         wallet_bound,
         mtls_port,
     )
+    if provider.request_log is not None:
+        app = record_requests(app, provider.request_log, lambda: provider.lie, wallet_bound)
     config = uvicorn.Config(
         app,
         http=CertProtocol,

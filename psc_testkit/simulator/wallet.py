@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
+from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 import jwt
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from psc_testkit.simulator import pages
+from psc_testkit.simulator import lies, pages
 from psc_testkit.simulator.http import OAuthError, parse_uint, query_params, read_form
 from psc_testkit.simulator.provider import Provider
 from psc_testkit.simulator.quirks import HUMAN_PACE
@@ -120,6 +121,8 @@ def routes(p: Provider) -> list[Route]:
                 request.response_mode = "query"
             if "code-in-fragment" in d and "code" in params and request.response_mode == "query":
                 request.response_mode = "fragment"
+        if p.lie is not None:
+            params = lie_in_callback(params)
         if request.response_mode == "form_post":
             return hops(_html(pages.form_post(request.redirect_uri, params)))
         if request.response_mode == "fragment":
@@ -128,6 +131,24 @@ def routes(p: Provider) -> list[Route]:
             sep = "&" if "?" in request.redirect_uri else "?"
             location = f"{request.redirect_uri}{sep}{urlencode(params)}"
         return hops(RedirectResponse(location, 302, headers=NO_CACHE))
+
+    def lie_in_callback(params: dict[str, str]) -> dict[str, str]:
+        """The callback lies of lies.py (the state-missing and iss lies are defects)."""
+        lie = p.lie
+        if lie == lies.STATE_WRONG:
+            params["state"] = new_id(16)
+        elif lie == lies.ACCESS_DENIED and "code" in params:
+            del params["code"]
+            # error first, as an error response reads (RFC 6749 §4.1.2.1)
+            params = {
+                "error": "access_denied",
+                "error_description": "the user refused",
+                **params,
+            }
+        elif lie == lies.CODE_OF_ANOTHER_CLIENT and "code" in params:
+            code = p.store.codes[params["code"]]
+            code.request = replace(code.request, client_id=lies.OTHER_CLIENT)
+        return params
 
     def extra_params(
         request: AuthRequest, params: dict[str, str], session: Session | None
