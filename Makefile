@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Pass extra arguments through, e.g. `make simulator ARGS='--defect nonce-not-echoed'`.
 ARGS   ?=
 
-.PHONY: all test conformance load simulator bench lint format report interop keycloak keycloak-dist profile-check clean
+.PHONY: all test conformance rp load simulator bench lint format report interop keycloak keycloak-dist profile-check clean
 
 all: test
 
@@ -25,6 +25,10 @@ test: $(STAMP) keycloak-dist
 
 conformance: $(STAMP)
 	$(BIN)/psc-testkit conformance $(if $(TARGET),--target $(TARGET)) $(if $(DEFECT),--defect $(DEFECT)) $(if $(QUIRK),--quirk $(QUIRK)) $(ARGS)
+
+# RP certification of a vendor's app: `make rp APP=apps/naive-sample.toml` (the default).
+rp: $(STAMP)
+	$(BIN)/psc-testkit rp --app $(or $(APP),apps/naive-sample.toml) $(ARGS)
 
 load: $(STAMP)
 	$(BIN)/psc-testkit load $(if $(TARGET),--target $(TARGET)) $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)

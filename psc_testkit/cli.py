@@ -281,6 +281,16 @@ def parser() -> argparse.ArgumentParser:
     simulator_command.add_arguments(sim)  # one declaration, shared with python -m
     sim.set_defaults(func=simulator_command.run)
 
+    from psc_testkit.rp import command as rp_command
+
+    rp = commands.add_parser(
+        "rp",
+        help="certify a relying party (a vendor's app) against the lying simulator",
+        description=rp_command.DESCRIPTION,
+    )
+    rp_command.add_arguments(rp)
+    rp.set_defaults(func=rp_command.run)
+
     conf = commands.add_parser(
         "conformance",
         help="run the conformance suite against a target",

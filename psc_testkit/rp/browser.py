@@ -1,0 +1,215 @@
+"""Drive the vendor's app as its user would: Chromium (Playwright), a fresh browser context per
+test, the app's own steps to its "Pro Santé Connect" button, the simulator's login page filled
+as a professional, then watch the app's page until it shows one of its markers.
+
+What comes back is an observation, never a verdict: which marker showed, on which URL, with
+which status, after how long, and a screenshot. verdicts.py decides.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from psc_testkit.drivers.chromium import launch_args
+from psc_testkit.rp.app_profile import AppProfile, Marker, fill
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Playwright
+
+POLL = 0.05
+# Once a marker shows, how long the page must keep it: an app may flash a page on its way.
+SETTLE = 0.3
+LOGIN_FORM = "form#login"
+
+
+class AppUnreachable(Exception):
+    """The app's start page or its login button could not be reached: no test can run."""
+
+
+@dataclass
+class Outcome:
+    reached_login: bool = False  # the simulator's login page showed and was submitted
+    logged_in: bool = False  # the logged-in marker's selector (or text) showed
+    logged_in_as_expected: bool = False  # ...naming the expected professional
+    rejected: bool = False  # every condition of the rejection marker held
+    url: str = ""
+    status: int | None = None  # of the last document the browser loaded
+    waited: float = 0.0
+    screenshot: str | None = None
+    problem: str = ""  # what went wrong on the way (no login page, a browser error)
+    pages: list[dict] = field(default_factory=list)  # the documents loaded: url, status
+
+
+def chromium_path() -> str | None:
+    return (
+        os.environ.get("PSC_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
+
+
+class AppBrowser:
+    def __init__(self, app: AppProfile, wallet_origin: str, ca_file: str | None) -> None:
+        self.app = app
+        self.wallet_origin = wallet_origin
+        self.ca_file = Path(ca_file) if ca_file else None
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+
+    def __enter__(self) -> AppBrowser:
+        from playwright.sync_api import sync_playwright
+
+        path = chromium_path()
+        if path is None:
+            raise AppUnreachable("no Chromium: install chromium, or set PSC_CHROMIUM")
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(
+            executable_path=path, headless=True, args=launch_args(self.ca_file, False)
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._browser is not None:
+            self._browser.close()
+        if self._playwright is not None:
+            self._playwright.stop()
+
+    def login(self, professional: dict, screenshot: Path) -> Outcome:
+        """One login in a browser of its own (no cookie of an earlier test)."""
+        assert self._browser is not None
+        outcome = Outcome()
+        context = self._browser.new_context(viewport={"width": 1000, "height": 700})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(self.app.timeout * 1000)
+
+            def seen(response) -> None:
+                if response.request.is_navigation_request() and response.frame == page.main_frame:
+                    outcome.pages.append({"url": response.url, "status": response.status})
+                    outcome.status = response.status
+
+            page.on("response", seen)
+            self._begin(page, outcome)
+            if not outcome.problem:
+                self._log_in(page, professional, outcome)
+            if outcome.reached_login:
+                self._watch(page, professional, outcome)
+            outcome.url = page.url
+            try:
+                page.screenshot(path=str(screenshot), full_page=True)
+                outcome.screenshot = str(screenshot)
+            except Exception as exc:  # a crashed page: the verdict does not need the picture
+                outcome.problem = outcome.problem or f"no screenshot: {_line(exc)}"
+        finally:
+            context.close()
+        return outcome
+
+    def _begin(self, page: Page, outcome: Outcome) -> None:
+        """From the start URL to the provider's login page, by the app profile's steps."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            page.goto(self.app.start_url)
+        except PlaywrightError as exc:
+            raise AppUnreachable(f"{self.app.start_url}: {_line(exc)}") from None
+        try:
+            for step in self.app.steps:
+                if "goto" in step:
+                    page.goto(str(step["goto"]))
+                if "fill" in step:
+                    page.fill(str(step["fill"]), str(step.get("value", "")))
+                if "click" in step:
+                    page.click(str(step["click"]))
+                if "wait_for" in step:
+                    page.wait_for_selector(str(step["wait_for"]))
+            page.wait_for_selector(LOGIN_FORM)
+        except PlaywrightError as exc:
+            outcome.problem = (
+                f"the app's login steps did not lead to the provider's login page: {_line(exc)}"
+            )
+
+    def _log_in(self, page: Page, professional: dict, outcome: Outcome) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            page.check(f'{LOGIN_FORM} input[name="method"][value="cps"]')
+            page.fill(f"{LOGIN_FORM} #idNat", professional["idNat"])
+            outcome.reached_login = True
+            page.click(f'{LOGIN_FORM} button[type="submit"]', no_wait_after=True)
+        except PlaywrightError as exc:
+            outcome.problem = f"the provider's login page could not be filled: {_line(exc)}"
+
+    def _watch(self, page: Page, professional: dict, outcome: Outcome) -> None:
+        """Until a marker has held for SETTLE seconds, or the profile's timeout."""
+        start = time.monotonic()
+        deadline = start + self.app.timeout
+        held_since: float | None = None
+        held: tuple[bool, bool, bool] | None = None
+        expected = fill(self.app.logged_in.text or "", _names(professional))
+        while time.monotonic() < deadline:
+            state = self._markers(page, expected, outcome.status)
+            if any(state[::2]):  # logged in (anyone) or rejected
+                if state != held:
+                    held, held_since = state, time.monotonic()
+                elif time.monotonic() - (held_since or 0) >= SETTLE:
+                    break
+            else:
+                held, held_since = None, None
+            page.wait_for_timeout(POLL * 1000)  # not time.sleep: Playwright's events must run
+        else:
+            state = held or (False, False, False)
+        outcome.logged_in, outcome.logged_in_as_expected, outcome.rejected = state
+        outcome.waited = round(time.monotonic() - start, 2)
+
+    def _markers(self, page: Page, expected: str, status: int | None) -> tuple[bool, bool, bool]:
+        """(logged in as anyone, as the expected professional, rejected) on the page now."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            url, text = page.evaluate(
+                "[location.href, document.body ? document.body.innerText : '']"
+            )
+            if url.startswith(self.wallet_origin):
+                return (False, False, False)  # still at the provider
+            logged = self._present(page, self.app.logged_in, text, status, check_text=False)
+            as_expected = logged and _holds_text(page, self.app.logged_in, text, expected)
+            rejected = self._present(page, self.app.rejected, text, status, check_text=True)
+        except PlaywrightError:  # the page is navigating: look again
+            return (False, False, False)
+        return (logged, as_expected, rejected)
+
+    @staticmethod
+    def _present(page: Page, m: Marker, text: str, status: int | None, check_text: bool) -> bool:
+        if m.selector and page.locator(m.selector).count() == 0:
+            return False
+        if m.status is not None and status != m.status:
+            return False
+        if check_text and m.text and m.text not in text:
+            return False
+        if not m.selector and not m.status and not check_text:
+            return bool(m.text) and m.text.split("{", 1)[0] in text  # text only: its fixed head
+        return True
+
+
+def _holds_text(page: Page, m: Marker, text: str, expected: str) -> bool:
+    if not expected:
+        return True
+    where = page.locator(m.selector).first.inner_text() if m.selector else text
+    return expected in where
+
+
+def _names(professional: dict) -> dict[str, str]:
+    return {
+        "given_name": professional.get("given_name", ""),
+        "family_name": professional.get("family_name", ""),
+        "idNat": professional.get("idNat", ""),
+    }
+
+
+def _line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__

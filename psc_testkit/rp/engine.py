@@ -1,0 +1,257 @@
+"""Run an RP test plan: start the simulator as the PSC the app talks to (its client registered,
+`--rp`), start the app if the profile says how, then for each test serve its lie, log in
+through the app in a fresh browser, read what the app sent, and judge."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from psc_testkit.child import die_with_parent
+from psc_testkit.rp import verdicts
+from psc_testkit.rp.app_profile import AppProfile
+from psc_testkit.rp.browser import AppBrowser, AppUnreachable, Outcome
+from psc_testkit.rp.plan import ACCEPT, OBSERVE, RpTest
+from psc_testkit.simulator.process import SimulatorProcess, SimulatorStartError
+
+READY_TIMEOUT = 30.0
+
+
+class RpRunError(Exception):
+    """The run cannot start (exit 3) or the profile is unusable (exit 2): one line."""
+
+    def __init__(self, message: str, code: int = 3) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class TestResult:
+    test: RpTest
+    verdict: verdicts.Verdict
+    outcome: Outcome | None = None
+    entries: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class RunResult:
+    app: AppProfile
+    results: list[TestResult]
+    issuer: str
+    started_at: float
+    seconds: float
+    professional: dict
+    interrupted: str | None = None
+
+
+class AppProcess:
+    """The vendor's app, when the profile has a command: started in a session of its own (a
+    Ctrl-C in the terminal reaches only psc-testkit, which stops it), its output in a file."""
+
+    def __init__(self, app: AppProfile, env: dict[str, str], log: Path) -> None:
+        self.app, self.env, self.log_path = app, env, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self, command: list[str]) -> None:
+        log = self.log_path.open("w", encoding="utf-8")
+        try:
+            self.process = subprocess.Popen(
+                command,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+                cwd=self.app.path.parent.parent if _relative(command) else None,
+            )
+        except OSError as exc:
+            raise RpRunError(f"the app's command could not start: {exc}") from None
+        finally:
+            log.close()
+
+    def wait_ready(self, url: str, verify: str | None) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        last = ""
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RpRunError(
+                    f"the app exited (status {self.process.returncode}) before it answered "
+                    f"{url}; its output: {self.log_path}"
+                )
+            try:
+                if httpx.get(url, timeout=2, verify=verify or True).status_code < 400:
+                    return
+                last = "an error status"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(0.1)
+        raise RpRunError(f"the app did not answer {url} within {READY_TIMEOUT:g} s ({last})")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def _relative(command: list[str]) -> bool:
+    """A command naming a script by a relative path runs from the project folder (the profile's
+    parent's parent: apps/x.toml)."""
+    return any(
+        part.endswith((".py", ".mjs", ".js")) and not part.startswith("/") for part in command
+    )
+
+
+def run_plan(
+    app: AppProfile,
+    tests: tuple[RpTest, ...],
+    out: Path,
+    progress: Callable[[TestResult], None] | None = None,
+) -> RunResult:
+    out.mkdir(parents=True, exist_ok=True)
+    shots = out / "screenshots"
+    shots.mkdir(exist_ok=True)
+    started = time.time()
+    clock = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="psc-rp-") as tmp:
+        config = Path(tmp) / "simulator.toml"
+        config.write_text(app.simulator_config(), encoding="utf-8")
+        config.chmod(0o600)  # it holds the client secret
+        sim = SimulatorProcess(
+            config=config,
+            tls=True,
+            extra_args=["--rp", "--port", str(app.port), "--wallet-port", str(app.wallet_port)],
+        )
+        try:
+            sim.start()
+        except SimulatorStartError as exc:
+            raise RpRunError(f"the simulator did not start: {exc}") from None
+        process: AppProcess | None = None
+        try:
+            env = app.app_env(sim.issuer, sim.ca or "")
+            env.setdefault("NODE_EXTRA_CA_CERTS", sim.ca or "")
+            if app.command:
+                process = AppProcess(app, env, out / "app.log")
+                process.start(app.app_command(sim.issuer, sim.ca or ""))
+                process.wait_ready(app.ready_url or app.start_url, sim.ca)
+            results, professional, interrupted = _run_tests(app, tests, sim, shots, progress)
+        finally:
+            if process is not None:
+                process.stop()
+            sim.stop()
+    return RunResult(
+        app,
+        results,
+        sim.issuer,
+        started,
+        round(time.monotonic() - clock, 2),
+        professional,
+        interrupted,
+    )
+
+
+def _run_tests(
+    app: AppProfile,
+    tests: tuple[RpTest, ...],
+    sim: SimulatorProcess,
+    shots: Path,
+    progress: Callable[[TestResult], None] | None,
+) -> tuple[list[TestResult], dict, str | None]:
+    control = httpx.Client(base_url=sim.origin, verify=sim.ca or True, timeout=10)
+    results: list[TestResult] = []
+    interrupted = None
+    with control:
+        professional = control.get("/_simulator/users", params={"limit": 1}).json()["users"][0]
+        logins = [t for t in tests if t.kind != OBSERVE]
+        honest: list[dict] = []
+        every_login: list[list[dict]] = []
+        control_passed: bool | None = None
+        pkce_used: bool | None = None
+        try:
+            with AppBrowser(app, sim.wallet.rsplit("/auth", 1)[0], sim.ca) as browser:
+                for test in logins:
+                    began = time.monotonic()
+                    early = verdicts.before_login(test, app, control_passed, pkce_used)
+                    if early is not None:
+                        results.append(TestResult(test, early))
+                        if progress:
+                            progress(results[-1])
+                        continue
+                    after = control.post("/_simulator/lie", json={"lie": test.lie}).json()["after"]
+                    outcome = browser.login(professional, shots / f"{test.name}.png")
+                    entries = control.get("/_simulator/requests", params={"after": after}).json()
+                    entries = entries["requests"]
+                    every_login.append(entries)
+                    if test.name == "honest-login":
+                        honest = entries
+                        auths = verdicts.authorization_requests(entries)
+                        if auths:
+                            pkce_used = bool(verdicts.query(auths[0]).get("code_challenge"))
+                    verdict = verdicts.judge(test, outcome, entries, app, control_passed, pkce_used)
+                    if test.name == "honest-login":
+                        control_passed = verdict.status == verdicts.PASSED
+                    result = TestResult(
+                        test, verdict, outcome, entries, round(time.monotonic() - began, 2)
+                    )
+                    results.append(result)
+                    if progress:
+                        progress(result)
+        except AppUnreachable as exc:
+            raise RpRunError(f"the app cannot be driven: {exc}") from None
+        except KeyboardInterrupt:
+            interrupted = "SIGINT"
+        finally:
+            with contextlib.suppress(httpx.HTTPError):
+                control.post("/_simulator/lie", json={"lie": None})
+        if interrupted is None:
+            for test in tests:
+                if test.kind == OBSERVE:
+                    verdict = verdicts.observe(test, honest, every_login, app)
+                    result = TestResult(test, verdict, None, [], 0.0)
+                    results.append(result)
+                    if progress:
+                        progress(result)
+    order = {t.name: i for i, t in enumerate(tests)}
+    results.sort(key=lambda r: order[r.test.name])
+    return results, professional, interrupted
+
+
+def summary_counts(results: list[TestResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.verdict.status] = counts.get(r.verdict.status, 0) + 1
+    return counts
+
+
+def run_verdict(run: RunResult, planned: int) -> tuple[str, int]:
+    """PASSED (0), FAILED (1: a MUST failed), INCOMPLETE (4: an error, an interruption, or
+    tests not run)."""
+    statuses = [r.verdict.status for r in run.results]
+    if verdicts.FAILED in statuses:
+        return "FAILED", 1
+    if run.interrupted or verdicts.ERROR in statuses or len(statuses) < planned:
+        return "INCOMPLETE", 4
+    return "PASSED", 0
+
+
+def dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+ACCEPT_KIND = ACCEPT  # re-exported for the report

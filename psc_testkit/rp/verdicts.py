@@ -1,0 +1,376 @@
+"""From what the app showed (browser.Outcome) and what it sent (the simulator's request log) to a
+verdict, on positive evidence only: silence, a hang or a crash never passes.
+
+Verdicts: PASSED; FAILED (a MUST not met); WARNED (a SHOULD not met); NOT APPLICABLE (the app's
+registration or design leaves nothing to test, said why); ERROR (the test could not judge:
+the login could not be run, the lie was never delivered, or the positive control failed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from psc_testkit.rp.app_profile import AppProfile
+from psc_testkit.rp.browser import Outcome
+from psc_testkit.rp.plan import ACCEPT, MUST, REJECT, RpTest
+from psc_testkit.simulator import lies
+
+PASSED, FAILED, WARNED, NOT_APPLICABLE, ERROR = (
+    "PASSED",
+    "FAILED",
+    "WARNED",
+    "NOT APPLICABLE",
+    "ERROR",
+)
+TOKEN_PATH = "/protocol/openid-connect/token"
+USERINFO_PATH = "/protocol/openid-connect/userinfo"
+LOGOUT_PATH = "/protocol/openid-connect/logout"
+# Callback lies after which exchanging the code is itself the flaw (the app went on).
+NO_EXCHANGE_AFTER = {lies.STATE_WRONG, "callback-state-missing", "callback-iss-of-another-issuer"}
+
+
+@dataclass
+class Verdict:
+    status: str
+    reason: str
+    level: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _fail(level: str, reason: str, notes: list[str] | None = None) -> Verdict:
+    return Verdict(FAILED if level == MUST else WARNED, reason, level, notes or [])
+
+
+# Reading the log --------------------------------------------------------------------------------
+
+
+def form(entry: dict) -> dict[str, str]:
+    return dict(parse_qsl(entry.get("body", ""), keep_blank_values=True))
+
+
+def query(entry: dict) -> dict[str, str]:
+    return dict(parse_qsl(entry.get("query", ""), keep_blank_values=True))
+
+
+def is_token_request(entry: dict) -> bool:
+    return entry["host"] == "issuer" and entry["path"].endswith(TOKEN_PATH)
+
+
+def is_userinfo(entry: dict) -> bool:
+    return entry["host"] == "issuer" and entry["path"].endswith(USERINFO_PATH)
+
+
+def authorization_requests(entries: list[dict]) -> list[dict]:
+    return [e for e in entries if e["host"] == "wallet" and e["path"] == "/auth"]
+
+
+def token_response(entry: dict) -> dict:
+    try:
+        data = json.loads(entry.get("response") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def delivered(test: RpTest, entries: list[dict]) -> bool:
+    """Did the app receive the lie? (Otherwise its behaviour says nothing about it.)"""
+    channel = lies.get(test.lie).channel if test.lie else lies.ID_TOKEN
+    for e in entries:
+        if e.get("lie") != test.lie:
+            continue
+        if channel == lies.ID_TOKEN and is_token_request(e) and "id_token" in token_response(e):
+            return True
+        if channel == lies.USERINFO and is_userinfo(e) and e.get("status") == 200:
+            return True
+        if (
+            channel == lies.CALLBACK
+            and e["host"] == "wallet"
+            and "location" in e
+            and _is_callback(e["location"], entries)
+        ):
+            return True
+    return False
+
+
+def _is_callback(location: str, entries: list[dict]) -> bool:
+    redirects = {query(a).get("redirect_uri") for a in authorization_requests(entries)}
+    return any(r and location.startswith(r) for r in redirects)
+
+
+def _callback_code(entries: list[dict]) -> str | None:
+    for e in entries:
+        if e["host"] == "wallet" and "location" in e and _is_callback(e["location"], entries):
+            code = dict(parse_qsl(e["location"].split("?", 1)[-1])).get("code")
+            if code:
+                return code
+    return None
+
+
+def _carrying(value: str, entries: list[dict], after: int) -> list[dict]:
+    """The requests after log position `after` that carry `value` (query, body or a header)."""
+    return [
+        e
+        for e in entries
+        if e["seq"] > after
+        and (
+            value in e.get("query", "")
+            or value in e.get("body", "")
+            or value in " ".join(e.get("headers", {}).values())
+        )
+    ]
+
+
+# Judging ----------------------------------------------------------------------------------------
+
+
+def level_of(test: RpTest, pkce_used: bool | None) -> str:
+    if test.must_without_pkce and pkce_used is False:
+        return MUST
+    return test.level
+
+
+def before_login(
+    test: RpTest, app: AppProfile, control_passed: bool | None, pkce_used: bool | None
+) -> Verdict | None:
+    """A verdict that needs no login: the test does not apply, or cannot prove anything."""
+    level = level_of(test, pkce_used)
+    if test.needs_signed_userinfo and not app.userinfo_signed:
+        return Verdict(NOT_APPLICABLE, "the client is not registered for signed UserInfo", level)
+    if test.needs_secret and not app.client_secret:
+        return Verdict(NOT_APPLICABLE, "the client has no secret to MAC with", level)
+    if test.kind == REJECT and control_passed is False:
+        return Verdict(
+            ERROR,
+            "not run: the app does not accept an honest login, so a refusal would prove nothing",
+            level,
+        )
+    return None
+
+
+def judge(
+    test: RpTest,
+    outcome: Outcome,
+    entries: list[dict],
+    app: AppProfile,
+    control_passed: bool | None,
+    pkce_used: bool | None,
+) -> Verdict:
+    level = level_of(test, pkce_used)
+    if not outcome.reached_login:
+        return Verdict(ERROR, outcome.problem or "the login could not be started", level)
+    if test.kind == ACCEPT:
+        return _judge_accept(test, outcome, entries, level)
+    return _judge_reject(test, outcome, entries, level)
+
+
+def _shown(outcome: Outcome) -> str:
+    where = f"{outcome.url or 'no page'}"
+    status = f", HTTP {outcome.status}" if outcome.status else ""
+    return f"after {outcome.waited:g} s on {where}{status}"
+
+
+def _judge_accept(test: RpTest, outcome: Outcome, entries: list[dict], level: str) -> Verdict:
+    if test.lie and not delivered(test, entries):
+        return Verdict(ERROR, "the app never exchanged its code: the answer was not served", level)
+    if outcome.logged_in_as_expected:
+        return Verdict(PASSED, "the app shows the expected professional logged in", level)
+    if outcome.logged_in:
+        return _fail(level, f"the app shows someone else logged in ({_shown(outcome)})")
+    if outcome.rejected:
+        return _fail(
+            level, f"the app refused a valid login: its rejection marker showed ({_shown(outcome)})"
+        )
+    return _fail(level, f"no evidence of a login: neither marker showed ({_shown(outcome)})")
+
+
+def _judge_reject(test: RpTest, outcome: Outcome, entries: list[dict], level: str) -> Verdict:
+    notes: list[str] = []
+    if not delivered(test, entries):
+        channel = lies.get(test.lie).channel if test.lie else ""
+        if channel == lies.USERINFO and not any(is_userinfo(e) for e in entries):
+            return Verdict(NOT_APPLICABLE, "the app does not call UserInfo", level)
+        what = {lies.USERINFO: "call UserInfo", lies.CALLBACK: "reach its callback"}
+        return Verdict(
+            ERROR,
+            f"the lie was never delivered: the app did not {what.get(channel, 'exchange its code')}"
+            f" ({_shown(outcome)})",
+            level,
+        )
+    lie = lies.get(test.lie) if test.lie else None
+    went_on = []
+    if lie and lie.channel == lies.CALLBACK and test.lie in NO_EXCHANGE_AFTER:
+        code = _callback_code(entries)
+        if code:
+            went_on = [e for e in entries if is_token_request(e) and code in e.get("body", "")]
+            if went_on:
+                reason = "the app exchanged the code of that callback at the token endpoint"
+                return _fail(level, reason)
+    if lie and lie.channel == lies.ID_TOKEN:
+        for e in entries:
+            if is_token_request(e) and e.get("lie") == test.lie:
+                id_token = token_response(e).get("id_token")
+                if id_token:
+                    reused = [x for x in _carrying(id_token, entries, e["seq"])]
+                    if reused:
+                        return _fail(
+                            level,
+                            f"the app sent the refused ID token on ({reused[0]['method']} "
+                            f"{reused[0]['path']})",
+                        )
+                    access = token_response(e).get("access_token", "")
+                    if access and any(
+                        is_userinfo(x) and x["seq"] > e["seq"]
+                        for x in _carrying(access, entries, 0)
+                    ):
+                        notes.append(
+                            "it called UserInfo with the access token of that response before "
+                            "refusing (the OpenID Foundation's RP tests count this as a failure)"
+                        )
+    if outcome.logged_in:
+        who = "the professional" if outcome.logged_in_as_expected else "someone"
+        return _fail(level, f"the app logged {who} in ({_shown(outcome)})", notes)
+    if outcome.rejected:
+        return Verdict(PASSED, "the app showed its rejection marker, and no session", level, notes)
+    return _fail(
+        level,
+        f"no evidence of rejection: neither marker showed ({_shown(outcome)})",
+        notes,
+    )
+
+
+# Observations of the honest logins --------------------------------------------------------------
+
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_B64 = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def entropy_bits(value: str) -> float:
+    """A generous estimate of a random string's entropy from its alphabet and length."""
+    if not value:
+        return 0.0
+    if _HEX.fullmatch(value):
+        alphabet = 16
+    elif _B64.fullmatch(value):
+        alphabet = 64
+    else:
+        alphabet = max(len(set(value)), 2)
+    return len(value) * math.log2(alphabet)
+
+
+def observe(
+    test: RpTest, honest: list[dict], every_login: list[list[dict]], app: AppProfile
+) -> Verdict:
+    """The `observe` tests, from the honest login's log (and every login's, for freshness)."""
+    level = test.level
+    auths = authorization_requests(honest)
+    if not auths:
+        return Verdict(ERROR, "the honest login made no authorization request", level)
+    auth = query(auths[0])
+    tokens = [e for e in honest if is_token_request(e)]
+    token_form = form(tokens[0]) if tokens else {}
+    name = test.name
+    if name == "sends-response-type-code":
+        ok, actual = auth.get("response_type") == "code", auth.get("response_type")
+        return _observed(ok, level, f"response_type={actual!r}")
+    if name in ("sends-scope-openid", "sends-scope-all"):
+        scope = auth.get("scope", "").split()
+        wanted = "openid" if name == "sends-scope-openid" else "scope_all"
+        return _observed(wanted in scope, level, f"scope={' '.join(scope)!r}")
+    if name == "sends-acr-values-eidas1":
+        values = auth.get("acr_values", "").split()
+        return _observed(app.acr_values in values, level, f"acr_values={' '.join(values)!r}")
+    if name in ("sends-fresh-state", "sends-fresh-nonce"):
+        param = "state" if name == "sends-fresh-state" else "nonce"
+        if param == "state":
+            level = level_of(test, bool(auth.get("code_challenge")))
+        values = [
+            query(a).get(param, "")
+            for login in every_login
+            for a in authorization_requests(login)[:1]
+        ]
+        if not all(values):
+            return _fail(level, f"a login was sent without {param}")
+        if len(values) < 2:
+            return Verdict(ERROR, f"one login only: freshness of {param} is not shown", level)
+        if len(set(values)) != len(values):
+            return _fail(level, f"{param} repeats across {len(values)} logins")
+        weakest = min(entropy_bits(v) for v in values)
+        if weakest < 128:
+            return _fail(level, f"{param} holds about {weakest:.0f} bits, under 128")
+        return Verdict(
+            PASSED, f"{len(values)} logins, each {param} different, ≥ {weakest:.0f} bits", level
+        )
+    if name == "sends-pkce-s256":
+        if app.auth_method == "none":
+            level = MUST
+        method, challenge = auth.get("code_challenge_method"), auth.get("code_challenge")
+        if not challenge:
+            return _fail(level, "no code_challenge: PKCE is not used")
+        if method != "S256":
+            return _fail(level, f"code_challenge_method={method!r}, not S256")
+        if not token_form.get("code_verifier"):
+            return _fail(level, "the token request has no code_verifier")
+        return Verdict(PASSED, "S256 challenge, verifier sent to the token endpoint", level)
+    if name == "sends-registered-redirect-uri":
+        sent = auth.get("redirect_uri")
+        if sent not in app.redirect_uris:
+            return _fail(level, "the redirect_uri sent is not one registered exactly")
+        if token_form.get("redirect_uri") != sent:
+            return _fail(level, "the token request's redirect_uri differs from the one sent")
+        return Verdict(PASSED, "registered exactly, and the same at the token endpoint", level)
+    if name == "authenticates-as-registered":
+        if not tokens:
+            return Verdict(ERROR, "the honest login made no token request", level)
+        header = tokens[0].get("headers", {}).get("authorization", "")
+        used = (
+            "client_secret_basic"
+            if header.lower().startswith("basic ")
+            else "client_secret_post"
+            if "client_secret" in token_form
+            else "private_key_jwt"
+            if "client_assertion" in token_form
+            else "none"
+        )
+        return _observed(used == app.auth_method, level, f"{used} (registered: {app.auth_method})")
+    if name == "sends-no-token-in-urls":
+        return _no_token_in_urls(honest, every_login, level)
+    if name == "userinfo-with-bearer-header":
+        calls = [e for e in honest if is_userinfo(e)]
+        if not calls:
+            return Verdict(NOT_APPLICABLE, "the app does not call UserInfo", level)
+        for call in calls:
+            if not call.get("headers", {}).get("authorization", "").lower().startswith("bearer "):
+                where = "query" if "access_token" in query(call) else "body"
+                return _fail(level, f"UserInfo called without a Bearer header (token in {where})")
+        return Verdict(PASSED, f"{len(calls)} UserInfo call(s), each with a Bearer header", level)
+    raise ValueError(f"no observation for {name}")
+
+
+def _observed(ok: bool, level: str, actual: str) -> Verdict:
+    return Verdict(PASSED, actual, level) if ok else _fail(level, actual)
+
+
+def _no_token_in_urls(honest: list[dict], every_login: list[list[dict]], level: str) -> Verdict:
+    issued: set[str] = set()
+    logins = every_login or [honest]
+    for login in logins:
+        for e in login:
+            if is_token_request(e):
+                body = token_response(e)
+                issued.update(
+                    v for k in ("access_token", "id_token", "refresh_token") if (v := body.get(k))
+                )
+    for login in logins:
+        for e in login:
+            if e["path"].endswith(LOGOUT_PATH):
+                continue  # id_token_hint travels in the logout URL by design (RP-Initiated Logout)
+            names = set(query(e))
+            if names & {"access_token", "id_token", "refresh_token"} or any(
+                t in e.get("query", "") for t in issued
+            ):
+                return _fail(level, f"a token in the URL of {e['method']} {e['path']}")
+    return Verdict(PASSED, f"no token in {sum(map(len, logins))} request URLs", level)
