@@ -5,11 +5,13 @@
 name = "Cabinet Dupont"            # names the app in the report
 version = "2.3.1"
 start_url = "http://127.0.0.1:8600/"
-# Optional: psc-testkit starts the app after the simulator and stops it at the end. Its
-# environment gets [app.env], where {issuer}, {ca_file}, {client_id}, {client_secret},
-# {python} and {port} (of start_url) are replaced.
+# Optional: psc-testkit starts the app after the simulator (from the current folder) and stops
+# it at the end. Its environment gets [app.env], where {issuer}, {ca_file}, {client_id},
+# {client_secret}, {python} and {port} (of start_url) are replaced.
 command = ["{python}", "examples/naive_app.py"]
 ready_url = "http://127.0.0.1:8600/health"   # polled until it answers 2xx (default start_url)
+jwks_refetch_limit = 0                        # s between two JWKS fetches the app allows itself
+
 [app.env]
 PSC_ISSUER = "{issuer}"
 
@@ -91,6 +93,9 @@ class AppProfile:
     port: int = 0
     wallet_port: int = 0
     userinfo_signed: bool = False
+    # The app fetches the JWKS again at most once per this many seconds (openid-client: 60):
+    # before serving a new signing key, the run waits that long since the app's last fetch.
+    jwks_refetch_limit: float = 0.0
 
     @property
     def app_port(self) -> int:
@@ -171,6 +176,12 @@ def _steps(raw: object) -> tuple[dict, ...]:
     return tuple(raw)
 
 
+def _seconds(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3600:
+        raise AppProfileError(f"{where} must be a number of seconds in [0, 3600]")
+    return float(value)
+
+
 def load_app_profile(path: Path) -> AppProfile:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -226,6 +237,9 @@ def load_app_profile(path: Path) -> AppProfile:
             port=int(sim.get("port", 0)),
             wallet_port=int(sim.get("wallet_port", 0)),
             userinfo_signed=client.get("userinfo_signed_response_alg") == "RS256",
+            jwks_refetch_limit=_seconds(
+                app.get("jwks_refetch_limit", 0), "[app] jwks_refetch_limit"
+            ),
         )
     except (TypeError, ValueError) as exc:
         if isinstance(exc, AppProfileError):

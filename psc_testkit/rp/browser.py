@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 POLL = 0.05
 # Once a marker shows, how long the page must keep it: an app may flash a page on its way.
-SETTLE = 0.3
+SETTLE = 0.2
 LOGIN_FORM = "form#login"
 
 
@@ -101,7 +101,7 @@ class AppBrowser:
                 self._watch(page, professional, outcome)
             outcome.url = page.url
             try:
-                page.screenshot(path=str(screenshot), full_page=True)
+                page.screenshot(path=str(screenshot))
                 outcome.screenshot = str(screenshot)
             except Exception as exc:  # a crashed page: the verdict does not need the picture
                 outcome.problem = outcome.problem or f"no screenshot: {_line(exc)}"

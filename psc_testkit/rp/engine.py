@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -21,7 +22,8 @@ from psc_testkit.child import die_with_parent
 from psc_testkit.rp import verdicts
 from psc_testkit.rp.app_profile import AppProfile
 from psc_testkit.rp.browser import AppBrowser, AppUnreachable, Outcome
-from psc_testkit.rp.plan import ACCEPT, OBSERVE, RpTest
+from psc_testkit.rp.plan import ACCEPT, OBSERVE, REJECT, RpTest
+from psc_testkit.simulator.lies import KEY_ROTATED
 from psc_testkit.simulator.process import SimulatorProcess, SimulatorStartError
 
 READY_TIMEOUT = 30.0
@@ -74,7 +76,6 @@ class AppProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 preexec_fn=die_with_parent,
-                cwd=self.app.path.parent.parent if _relative(command) else None,
             )
         except OSError as exc:
             raise RpRunError(f"the app's command could not start: {exc}") from None
@@ -91,7 +92,7 @@ class AppProcess:
                     f"{url}; its output: {self.log_path}"
                 )
             try:
-                if httpx.get(url, timeout=2, verify=verify or True).status_code < 400:
+                if httpx.get(url, timeout=2, verify=_trust(verify)).status_code < 400:
                     return
                 last = "an error status"
             except httpx.HTTPError as exc:
@@ -110,11 +111,20 @@ class AppProcess:
             self.process.wait()
 
 
-def _relative(command: list[str]) -> bool:
-    """A command naming a script by a relative path runs from the project folder (the profile's
-    parent's parent: apps/x.toml)."""
-    return any(
-        part.endswith((".py", ".mjs", ".js")) and not part.startswith("/") for part in command
+def _trust(ca_file: str | None) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+
+
+def simulator_for(app: AppProfile, folder: Path) -> SimulatorProcess:
+    """The simulator an RP run talks to (not started): HTTPS, `--rp`, the app's client
+    registered through a profile written in `folder` (0600: it holds the client secret)."""
+    config = folder / "simulator.toml"
+    config.write_text(app.simulator_config(), encoding="utf-8")
+    config.chmod(0o600)
+    return SimulatorProcess(
+        config=config,
+        tls=True,
+        extra_args=["--rp", "--port", str(app.port), "--wallet-port", str(app.wallet_port)],
     )
 
 
@@ -123,25 +133,22 @@ def run_plan(
     tests: tuple[RpTest, ...],
     out: Path,
     progress: Callable[[TestResult], None] | None = None,
+    simulator: SimulatorProcess | None = None,
 ) -> RunResult:
+    """Run `tests` against `app`; on `simulator` when given (started with `simulator_for` of
+    an app with the same client), else on one started and stopped here."""
     out.mkdir(parents=True, exist_ok=True)
     shots = out / "screenshots"
     shots.mkdir(exist_ok=True)
     started = time.time()
     clock = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="psc-rp-") as tmp:
-        config = Path(tmp) / "simulator.toml"
-        config.write_text(app.simulator_config(), encoding="utf-8")
-        config.chmod(0o600)  # it holds the client secret
-        sim = SimulatorProcess(
-            config=config,
-            tls=True,
-            extra_args=["--rp", "--port", str(app.port), "--wallet-port", str(app.wallet_port)],
-        )
-        try:
-            sim.start()
-        except SimulatorStartError as exc:
-            raise RpRunError(f"the simulator did not start: {exc}") from None
+        sim = simulator or simulator_for(app, Path(tmp))
+        if simulator is None:
+            try:
+                sim.start()
+            except SimulatorStartError as exc:
+                raise RpRunError(f"the simulator did not start: {exc}") from None
         process: AppProcess | None = None
         try:
             env = app.app_env(sim.issuer, sim.ca or "")
@@ -154,7 +161,8 @@ def run_plan(
         finally:
             if process is not None:
                 process.stop()
-            sim.stop()
+            if simulator is None:
+                sim.stop()
     return RunResult(
         app,
         results,
@@ -173,7 +181,7 @@ def _run_tests(
     shots: Path,
     progress: Callable[[TestResult], None] | None,
 ) -> tuple[list[TestResult], dict, str | None]:
-    control = httpx.Client(base_url=sim.origin, verify=sim.ca or True, timeout=10)
+    control = httpx.Client(base_url=sim.origin, verify=_trust(sim.ca), timeout=10)
     results: list[TestResult] = []
     interrupted = None
     with control:
@@ -193,6 +201,8 @@ def _run_tests(
                         if progress:
                             progress(results[-1])
                         continue
+                    if test.lie == KEY_ROTATED:
+                        _wait_for_jwks_refetch(app, every_login)
                     after = control.post("/_simulator/lie", json={"lie": test.lie}).json()["after"]
                     outcome = browser.login(professional, shots / f"{test.name}.png")
                     entries = control.get("/_simulator/requests", params={"after": after}).json()
@@ -206,6 +216,8 @@ def _run_tests(
                     verdict = verdicts.judge(test, outcome, entries, app, control_passed, pkce_used)
                     if test.name == "honest-login":
                         control_passed = verdict.status == verdicts.PASSED
+                    if test.name == "honest-login-again" and verdict.status != verdicts.PASSED:
+                        _void_refusals(results)
                     result = TestResult(
                         test, verdict, outcome, entries, round(time.monotonic() - began, 2)
                     )
@@ -230,6 +242,28 @@ def _run_tests(
     order = {t.name: i for i, t in enumerate(tests)}
     results.sort(key=lambda r: order[r.test.name])
     return results, professional, interrupted
+
+
+def _wait_for_jwks_refetch(app: AppProfile, every_login: list[list[dict]]) -> None:
+    """An app may fetch the JWKS again at most once per `jwks_refetch_limit` seconds (a guard
+    against being made to fetch it at every forged kid): a new key is served only once that
+    much time has passed since its last fetch, so the test judges refetching, not the guard."""
+    fetched = [e["t"] for login in every_login for e in login if e["path"].endswith("/certs")]
+    if app.jwks_refetch_limit and fetched:
+        time.sleep(max(0.0, max(fetched) + app.jwks_refetch_limit + 1 - time.time()))
+
+
+def _void_refusals(results: list[TestResult]) -> None:
+    """The closing control failed: the app may have been refusing everything by then, so no
+    refusal before it counts as evidence."""
+    for r in results:
+        if r.test.kind == REJECT and r.verdict.status == verdicts.PASSED:
+            r.verdict = verdicts.Verdict(
+                verdicts.ERROR,
+                "not judged: the app refused the honest login after the lies "
+                "(honest-login-again), so this refusal may not be about the lie",
+                r.verdict.level,
+            )
 
 
 def summary_counts(results: list[TestResult]) -> dict[str, int]:

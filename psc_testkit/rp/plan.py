@@ -183,10 +183,6 @@ PLAN: tuple[RpTest, ...] = (
        "If there are multiple keys in the referenced JWK Set document, a kid value MUST be "
        "provided in the JOSE Header.",
        "OpenID Connect Core 1.0 §10.1 (with one key, kid is not needed)", lies.KID_ABSENT),
-    _t("accepts-rotated-signing-key", "OIDCC-10.1.1", SHOULD, ACCEPT,
-       "accepts an ID token signed by a new key once it fetched the JWKS again",
-       "The RP can then use the new key when it encounters an unfamiliar kid value.",
-       "OpenID Connect Core 1.0 §10.1.1", lies.KEY_ROTATED),
     # PSC's assurance level.
     _t("refuses-acr-below-requested", "OIDCC-3.1.3.7-12", SHOULD, REJECT,
        "refuses an ID token whose acr is below the eidas1 it asked for",
@@ -243,6 +239,17 @@ PLAN: tuple[RpTest, ...] = (
        "If the response was signed, the Client SHOULD validate the signature according to JWS.",
        "OpenID Connect Core 1.0 §5.3.4", "userinfo-signed-bad-signature",
        needs_signed_userinfo=True),
+    # The positive control again: an app that stopped accepting honest logins on the way (a
+    # key it can no longer verify, a crash) would refuse every lie for the wrong reason.
+    _t("honest-login-again", "OIDCC-3.1.3.7", MUST, ACCEPT,
+       "still accepts an honest login once the lies are over",
+       "Clients MUST validate the ID Token in the Token Response in the following manner",
+       S_3137),
+    # Last: after it the JWKS holds two keys, and an app may wait before fetching it again.
+    _t("accepts-rotated-signing-key", "OIDCC-10.1.1", SHOULD, ACCEPT,
+       "accepts an ID token signed by a new key once it fetched the JWKS again",
+       "The RP can then use the new key when it encounters an unfamiliar kid value.",
+       "OpenID Connect Core 1.0 §10.1.1", lies.KEY_ROTATED),
 )
 # fmt: on
 
@@ -254,12 +261,14 @@ class UnknownTest(ValueError):
 
 
 def select(names: list[str] | None) -> tuple[RpTest, ...]:
-    """The plan, or the named tests of it in plan order (the honest login always first: every
-    other verdict needs it)."""
+    """The plan, or the named tests of it in plan order: the honest login always first (every
+    other verdict needs it), and again after any refusal test (which it vouches for)."""
     if not names:
         return PLAN
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         raise UnknownTest(f"unknown RP test(s) {', '.join(unknown)}; see `psc-testkit rp --list`")
     wanted = {"honest-login", *names}
+    if any(BY_NAME[n].kind == REJECT for n in names):
+        wanted.add("honest-login-again")
     return tuple(t for t in PLAN if t.name in wanted)
