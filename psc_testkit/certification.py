@@ -32,6 +32,9 @@ if TYPE_CHECKING:  # the CLI imports this module for --sign-key: kept light (no 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [("conformance", "*.py"), ("schemas", "*.json"), ("psc_testkit", "*.py")]
 KIND = "psc-testkit certification"
+# The RP side's report (psc_testkit/rp/report.py) is signed and verified the same way.
+RP_KIND = "psc-testkit RP certification"
+KINDS = (KIND, RP_KIND)
 FORMAT = 2  # 1: checksum only; 2: declared scope, INCOMPLETE, JWS signature
 JWS_TYPE = "psc-testkit-certification+jws"
 UNSIGNED = "unsigned"
@@ -485,7 +488,7 @@ def verify(document: dict, public_key: object | None = None) -> list[str]:
     (which anyone who edits the document can recompute: `verify-certification` says so)."""
     import jwt
 
-    if document.get("kind") != KIND:
+    if document.get("kind") not in KINDS:
         return ["not a psc-testkit certificate"]
     problems = _checksum_problems(document)
     if public_key is None:
@@ -529,7 +532,7 @@ def read(path: Path) -> tuple[dict, list[str]]:
         document = json.loads(embedded.group(1) if embedded else text)
     except ValueError as exc:
         raise CertificationError(f"{path}: not a certificate (no JSON: {exc})") from None
-    if not isinstance(document, dict) or document.get("kind") != KIND:
+    if not isinstance(document, dict) or document.get("kind") not in KINDS:
         raise CertificationError(f"{path}: not a psc-testkit certificate")
     try:
         shown = render_html(document) if embedded else text

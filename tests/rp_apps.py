@@ -55,6 +55,10 @@ logged_in = {{ selector = "#who", text = "{{given_name}} {{family_name}}" }}
 rejected = {rejected}
 timeout = {timeout}
 
+[logout]
+steps = [{{ click = "#logout" }}]
+logged_out = {{ selector = "#logged-out" }}
+
 [client]
 client_id = "{client_id}"
 auth_method = "client_secret_basic"

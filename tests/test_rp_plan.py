@@ -146,6 +146,6 @@ def test_an_app_that_refuses_everything_proves_nothing(naive_sim, tmp_path: Path
 def test_every_test_names_a_requirement_and_a_level() -> None:
     assert len({t.name for t in PLAN}) == len(PLAN)
     for test in PLAN:
-        assert re.fullmatch(r"(OIDCC|RFC\d+|PSC)-[\w.-]+", test.requirement), test.name
+        assert re.fullmatch(r"(OIDCC|OIDCRPIL|RFC\d+|PSC)-[\w.-]+", test.requirement), test.name
         assert test.level in ("MUST", "SHOULD") and test.spec and test.source
     assert PLAN[0] is BY_NAME["honest-login"]

@@ -22,6 +22,10 @@ logged_in = { selector = "#who", text = "{given_name} {family_name}" }
 rejected = { selector = "#login-error" }       # and/or text = "...", status = 401
 timeout = 10                                   # seconds to wait for either marker
 
+[logout]                                       # optional: RP-initiated logout
+steps = [{ click = "#logout" }]
+logged_out = { selector = "#logged-out" }      # the page the app shows once back
+
 [client]                                       # the registration the app uses at the simulator
 client_id = "naive-sample-app"
 auth_method = "client_secret_basic"
@@ -96,6 +100,8 @@ class AppProfile:
     # The app fetches the JWKS again at most once per this many seconds (openid-client: 60):
     # before serving a new signing key, the run waits that long since the app's last fetch.
     jwks_refetch_limit: float = 0.0
+    logout_steps: tuple[dict, ...] = ()
+    logged_out: Marker | None = None
 
     @property
     def app_port(self) -> int:
@@ -167,12 +173,12 @@ def _marker(raw: object, where: str) -> Marker:
     return marker
 
 
-def _steps(raw: object) -> tuple[dict, ...]:
+def _steps(raw: object, where: str = "[login]") -> tuple[dict, ...]:
     if not isinstance(raw, list):
-        raise AppProfileError('[login] steps must be a list of tables, e.g. [{ click = "#psc" }]')
+        raise AppProfileError(f'{where} steps must be a list of tables, e.g. [{{ click = "#x" }}]')
     for i, step in enumerate(raw):
         if not isinstance(step, dict) or not set(step) & set(STEP_KINDS):
-            raise AppProfileError(f"[login] steps[{i}]: one of {', '.join(STEP_KINDS)}")
+            raise AppProfileError(f"{where} steps[{i}]: one of {', '.join(STEP_KINDS)}")
     return tuple(raw)
 
 
@@ -189,7 +195,7 @@ def load_app_profile(path: Path) -> AppProfile:
         raise AppProfileError(f"{path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise AppProfileError(f"{path}: not TOML ({exc})") from None
-    app, login, client = (data.get(k, {}) for k in ("app", "login", "client"))
+    app, login, client, logout = (data.get(k, {}) for k in ("app", "login", "client", "logout"))
     sim = data.get("simulator", {})
     try:
         method = client.get("auth_method", "client_secret_basic")
@@ -237,6 +243,8 @@ def load_app_profile(path: Path) -> AppProfile:
             port=int(sim.get("port", 0)),
             wallet_port=int(sim.get("wallet_port", 0)),
             userinfo_signed=client.get("userinfo_signed_response_alg") == "RS256",
+            logout_steps=_steps(logout.get("steps", []), "[logout]"),
+            logged_out=_marker(logout.get("logged_out"), "[logout] logged_out") if logout else None,
             jwks_refetch_limit=_seconds(
                 app.get("jwks_refetch_limit", 0), "[app] jwks_refetch_limit"
             ),

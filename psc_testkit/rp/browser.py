@@ -8,9 +8,11 @@ which status, after how long, and a screenshot. verdicts.py decides.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +45,9 @@ class Outcome:
     screenshot: str | None = None
     problem: str = ""  # what went wrong on the way (no login page, a browser error)
     pages: list[dict] = field(default_factory=list)  # the documents loaded: url, status
+    # After a follow-up (logout, a page reloaded once the token expired): what showed then.
+    followed: bool = False
+    logged_out: bool = False
 
 
 def chromium_path() -> str | None:
@@ -74,13 +79,23 @@ class AppBrowser:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._browser is not None:
-            self._browser.close()
-        if self._playwright is not None:
-            self._playwright.stop()
+        # After a Ctrl-C the terminal's signal may have ended Playwright's driver too: closing
+        # then fails, and must not hide what the run measured.
+        with contextlib.suppress(Exception):
+            if self._browser is not None:
+                self._browser.close()
+        with contextlib.suppress(Exception):
+            if self._playwright is not None:
+                self._playwright.stop()
 
-    def login(self, professional: dict, screenshot: Path) -> Outcome:
-        """One login in a browser of its own (no cookie of an earlier test)."""
+    def login(
+        self,
+        professional: dict,
+        screenshot: Path,
+        then: Callable[[Page, Outcome], None] | None = None,
+    ) -> Outcome:
+        """One login in a browser of its own (no cookie of an earlier test); `then`, once the
+        app shows the professional logged in, continues in the same browser."""
         assert self._browser is not None
         outcome = Outcome()
         context = self._browser.new_context(viewport={"width": 1000, "height": 700})
@@ -99,6 +114,9 @@ class AppBrowser:
                 self._log_in(page, professional, outcome)
             if outcome.reached_login:
                 self._watch(page, professional, outcome)
+            if then is not None and outcome.logged_in_as_expected:
+                outcome.followed = True
+                then(page, outcome)
             outcome.url = page.url
             try:
                 page.screenshot(path=str(screenshot))
@@ -118,20 +136,46 @@ class AppBrowser:
         except PlaywrightError as exc:
             raise AppUnreachable(f"{self.app.start_url}: {_line(exc)}") from None
         try:
-            for step in self.app.steps:
-                if "goto" in step:
-                    page.goto(str(step["goto"]))
-                if "fill" in step:
-                    page.fill(str(step["fill"]), str(step.get("value", "")))
-                if "click" in step:
-                    page.click(str(step["click"]))
-                if "wait_for" in step:
-                    page.wait_for_selector(str(step["wait_for"]))
+            run_steps(page, self.app.steps)
             page.wait_for_selector(LOGIN_FORM)
         except PlaywrightError as exc:
             outcome.problem = (
                 f"the app's login steps did not lead to the provider's login page: {_line(exc)}"
             )
+
+    def log_out(self, page: Page, outcome: Outcome) -> None:
+        """The app's logout steps, then its logged-out marker (the provider's confirmation
+        page, when it shows one, is confirmed as a person would)."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            run_steps(page, self.app.logout_steps)
+            deadline = time.monotonic() + self.app.timeout
+            while time.monotonic() < deadline:
+                url = page.evaluate("location.href")
+                marker = self.app.logged_out
+                if not url.startswith(self.wallet_origin) and marker is not None:
+                    text = page.evaluate("document.body ? document.body.innerText : ''")
+                    if self._present(page, marker, text, outcome.status, check_text=True):
+                        outcome.logged_out = True
+                        return
+                if page.locator('form input[name="confirm"]').count():
+                    page.click('form button[type="submit"]', no_wait_after=True)
+                page.wait_for_timeout(POLL * 1000)
+        except PlaywrightError as exc:
+            outcome.problem = f"the app's logout steps failed: {_line(exc)}"
+
+    def reload_and_watch(self, page: Page, professional: dict, outcome: Outcome) -> None:
+        """The start page again, watched as after a login (for the token-expiry test)."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            page.goto(self.app.start_url)
+        except PlaywrightError as exc:
+            outcome.problem = f"{self.app.start_url} did not load again: {_line(exc)}"
+            outcome.logged_in = outcome.logged_in_as_expected = outcome.rejected = False
+            return
+        self._watch(page, professional, outcome)
 
     def _log_in(self, page: Page, professional: dict, outcome: Outcome) -> None:
         from playwright.sync_api import Error as PlaywrightError
@@ -194,6 +238,18 @@ class AppBrowser:
         if not m.selector and not m.status and not check_text:
             return bool(m.text) and m.text.split("{", 1)[0] in text  # text only: its fixed head
         return True
+
+
+def run_steps(page: Page, steps: tuple[dict, ...]) -> None:
+    for step in steps:
+        if "goto" in step:
+            page.goto(str(step["goto"]))
+        if "fill" in step:
+            page.fill(str(step["fill"]), str(step.get("value", "")))
+        if "click" in step:
+            page.click(str(step["click"]))
+        if "wait_for" in step:
+            page.wait_for_selector(str(step["wait_for"]))
 
 
 def _holds_text(page: Page, m: Marker, text: str, expected: str) -> bool:

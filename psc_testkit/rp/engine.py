@@ -22,7 +22,7 @@ from psc_testkit.child import die_with_parent
 from psc_testkit.rp import verdicts
 from psc_testkit.rp.app_profile import AppProfile
 from psc_testkit.rp.browser import AppBrowser, AppUnreachable, Outcome
-from psc_testkit.rp.plan import ACCEPT, OBSERVE, REJECT, RpTest
+from psc_testkit.rp.plan import ACCEPT, EXPIRY, LOGOUT, OBSERVE, REJECT, RpTest
 from psc_testkit.simulator.lies import KEY_ROTATED
 from psc_testkit.simulator.process import SimulatorProcess, SimulatorStartError
 
@@ -204,7 +204,8 @@ def _run_tests(
                     if test.lie == KEY_ROTATED:
                         _wait_for_jwks_refetch(app, every_login)
                     after = control.post("/_simulator/lie", json={"lie": test.lie}).json()["after"]
-                    outcome = browser.login(professional, shots / f"{test.name}.png")
+                    then = _follow_up(test, browser, professional, control)
+                    outcome = browser.login(professional, shots / f"{test.name}.png", then)
                     entries = control.get("/_simulator/requests", params={"after": after}).json()
                     entries = entries["requests"]
                     every_login.append(entries)
@@ -242,6 +243,22 @@ def _run_tests(
     order = {t.name: i for i, t in enumerate(tests)}
     results.sort(key=lambda r: order[r.test.name])
     return results, professional, interrupted
+
+
+def _follow_up(test: RpTest, browser: AppBrowser, professional: dict, control: httpx.Client):
+    """What a logout or expiry test does once the professional is logged in."""
+    if test.kind == LOGOUT:
+        return browser.log_out
+    if test.kind == EXPIRY:
+
+        def expire(page, outcome) -> None:
+            # The provider's clock, not ours: every token it issued is now past its 120 s.
+            lifetime = 121  # PSC's access token lives 120 s (fact sheet §2.3)
+            control.post("/_simulator/clock", json={"advance": lifetime})
+            browser.reload_and_watch(page, professional, outcome)
+
+        return expire
+    return None
 
 
 def _wait_for_jwks_refetch(app: AppProfile, every_login: list[list[dict]]) -> None:

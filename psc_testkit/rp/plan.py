@@ -8,6 +8,7 @@ Three kinds of test:
 - `reject`: one hostile artefact; passes only when the app shows its rejection marker, does
   not show the logged-in marker, and made no later request carrying the artefact.
 - `observe`: what the app sent, read from the simulator's log of the honest logins.
+- `logout`, `expiry`: an honest login, then the app's logout, or the access token's expiry.
 
 The levels are the specs' own. Where PSC's practice is stricter than the spec (a signature
 the spec lets a code-flow client skip), the level stays the spec's and `note` says why the
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from psc_testkit.simulator import lies
 
 ACCEPT, REJECT, OBSERVE = "accept", "reject", "observe"
+LOGOUT, EXPIRY = "logout", "expiry"  # a login, then the app's logout / the token's expiry
 MUST, SHOULD = "MUST", "SHOULD"
 
 S_3137 = "OpenID Connect Core 1.0 §3.1.3.7 (ID Token Validation)"
@@ -245,11 +247,25 @@ PLAN: tuple[RpTest, ...] = (
        "still accepts an honest login once the lies are over",
        "Clients MUST validate the ID Token in the Token Response in the following manner",
        S_3137),
+    _t("rp-initiated-logout", "OIDCRPIL-2", SHOULD, LOGOUT,
+       "logs out at PSC with id_token_hint and a registered post_logout_redirect_uri",
+       "id_token_hint RECOMMENDED. ID Token previously issued by the OP to the RP passed to the "
+       "Logout Endpoint as a hint about the End-User's current authenticated session with the "
+       "Client.",
+       "OpenID Connect RP-Initiated Logout 1.0 §2",
+       note="A post_logout_redirect_uri that was not registered fails as a MUST (§2: \"The "
+       "value MUST have been previously registered with the OP\")."),
     # Last: after it the JWKS holds two keys, and an app may wait before fetching it again.
     _t("accepts-rotated-signing-key", "OIDCC-10.1.1", SHOULD, ACCEPT,
        "accepts an ID token signed by a new key once it fetched the JWKS again",
        "The RP can then use the new key when it encounters an unfamiliar kid value.",
        "OpenID Connect Core 1.0 §10.1.1", lies.KEY_ROTATED),
+    # Very last: it moves the simulator's clock two minutes on.
+    _t("keeps-the-session-when-the-access-token-expires", "PSC-ACCESS-TOKEN-LIFETIME", SHOULD,
+       EXPIRY,
+       "keeps its user logged in when the 120 s access token expires (refresh or re-login)",
+       "PSC access tokens are valid for two minutes (\"durée de validité limitée à 2 minutes\").",
+       "PSC fact sheet §2.3; RFC 6749 §6 (refreshing an access token)"),
 )
 # fmt: on
 

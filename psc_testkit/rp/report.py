@@ -18,12 +18,12 @@ from pathlib import Path
 import jwt
 
 from psc_testkit import __version__
-from psc_testkit.certification import SigningKey, _canonical, sign, source_hash
+from psc_testkit.certification import RP_KIND, SigningKey, _canonical, sign, source_hash
 from psc_testkit.evidence import Redactor
 from psc_testkit.rp.engine import RunResult, TestResult, run_verdict, summary_counts
 from psc_testkit.rp.verdicts import is_token_request, token_response
 
-KIND = "psc-testkit RP certification"
+KIND = RP_KIND
 FORMAT = 1
 MAX_BODY = 2000
 
@@ -133,6 +133,8 @@ def build(run: RunResult, planned: int, folder: Path) -> dict:
                 },
             }
         )
+    counts = summary_counts(run.results)
+    shown = ", ".join(f"{n} {k.lower()}" for k, n in sorted(counts.items()))
     document = {
         "kind": KIND,
         "format": FORMAT,
@@ -154,7 +156,8 @@ def build(run: RunResult, planned: int, folder: Path) -> dict:
         "interrupted": run.interrupted,
         "verdict": verdict,
         "exit_code": code,
-        "counts": summary_counts(run.results),
+        "counts": counts,
+        "statement": f"{run.app.name} {run.app.version}, as a PSC client: {verdict} ({shown})",
         "planned": planned,
         "tests": tests,
     }

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from psc_testkit.rp.app_profile import AppProfile
 from psc_testkit.rp.browser import Outcome
-from psc_testkit.rp.plan import ACCEPT, MUST, REJECT, RpTest
+from psc_testkit.rp.plan import ACCEPT, EXPIRY, LOGOUT, MUST, REJECT, SHOULD, RpTest
 from psc_testkit.simulator import lies
 
 PASSED, FAILED, WARNED, NOT_APPLICABLE, ERROR = (
@@ -142,6 +142,8 @@ def before_login(
         return Verdict(NOT_APPLICABLE, "the client is not registered for signed UserInfo", level)
     if test.needs_secret and not app.client_secret:
         return Verdict(NOT_APPLICABLE, "the client has no secret to MAC with", level)
+    if test.kind == LOGOUT and (not app.logout_steps or app.logged_out is None):
+        return Verdict(NOT_APPLICABLE, "the app profile describes no logout ([logout])", level)
     if test.kind == REJECT and control_passed is False:
         return Verdict(
             ERROR,
@@ -164,6 +166,11 @@ def judge(
         return Verdict(ERROR, outcome.problem or "the login could not be started", level)
     if test.kind == ACCEPT:
         return _judge_accept(test, outcome, entries, level)
+    if test.kind in (LOGOUT, EXPIRY):
+        if not outcome.followed:
+            return Verdict(ERROR, f"the login did not complete ({_shown(outcome)})", level)
+        judge_after = _judge_logout if test.kind == LOGOUT else _judge_expiry
+        return judge_after(outcome, entries, app, level)
     return _judge_reject(test, outcome, entries, level)
 
 
@@ -240,6 +247,49 @@ def _judge_reject(test: RpTest, outcome: Outcome, entries: list[dict], level: st
         f"no evidence of rejection: neither marker showed ({_shown(outcome)})",
         notes,
     )
+
+
+def _judge_logout(outcome: Outcome, entries: list[dict], app: AppProfile, level: str) -> Verdict:
+    issued = [token_response(e).get("id_token") for e in entries if is_token_request(e)]
+    ends = [e for e in entries if e["path"].endswith(LOGOUT_PATH)]
+    if not ends:
+        return _fail(
+            level,
+            "the app's logout never reached PSC's end_session_endpoint: the "
+            "professional's PSC session stays open",
+        )
+    params = {**query(ends[0]), **form(ends[0])}
+    back = params.get("post_logout_redirect_uri")
+    if back is not None and back not in app.post_logout_redirect_uris:
+        return _fail(MUST, "post_logout_redirect_uri is not one registered for the client")
+    if params.get("id_token_hint") not in issued:
+        return _fail(SHOULD, "no id_token_hint, or not the ID token of this session")
+    if not outcome.logged_out:
+        return _fail(
+            level,
+            f"no evidence the app came back: its logged-out marker did not show "
+            f"({_shown(outcome)})",
+        )
+    return Verdict(
+        PASSED,
+        "end_session with this session's ID token, back to a registered "
+        "URI, the app's logged-out page shown",
+        level,
+    )
+
+
+def _judge_expiry(outcome: Outcome, entries: list[dict], app: AppProfile, level: str) -> Verdict:
+    refreshed = sum(
+        1
+        for e in entries
+        if is_token_request(e) and "grant_type=refresh_token" in e.get("body", "")
+    )
+    how = f"; it refreshed {refreshed} time(s)" if refreshed else ""
+    if outcome.logged_in_as_expected and not outcome.rejected:
+        return Verdict(PASSED, f"still logged in once the access token expired{how}", level)
+    if outcome.rejected:
+        return _fail(level, f"it showed its error page once the access token expired{how}")
+    return _fail(level, f"the professional is no longer shown logged in ({_shown(outcome)}){how}")
 
 
 # Observations of the honest logins --------------------------------------------------------------
