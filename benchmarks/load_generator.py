@@ -376,7 +376,7 @@ def bare_user():
 
     from locust import FastHttpUser, constant, task
 
-    from psc_testkit.config import load_target
+    from psc_testkit.client.config import load_target
 
     # Setup, outside any measurement: discovery, the client, the test professionals.
     target = load_target(PROFILE, **options()["runtime"])

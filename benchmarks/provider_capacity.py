@@ -8,7 +8,7 @@ oidc-provider's and on Keycloak's real login pages) → token (code + PKCE, clie
 userinfo, a fresh cookie jar and fresh PKCE/state/nonce per flow, think time 0. The generator
 settings (users, seconds, warm-up) are the same for all three; the warm-up (the JVM's JIT above
 all) is excluded from the figures. Percentiles are of successful flows and steps (exact samples,
-psc_testkit.loadkit.results); failed flows are counted, with their most frequent reason.
+psc_testkit.load.results); failed flows are counted, with their most frequent reason.
 
 Each measurement runs in a child of this script (`--measure`), since the locustfile binds its
 target when it is imported; the child prints one JSON line of figures. Every provider is
@@ -60,7 +60,7 @@ def measure(profile: str, runtime: dict, users: int, seconds: float, warmup: flo
     sys.path.insert(0, str(ROOT / "load"))
     import locustfile  # binds PSC_LOAD's target now
 
-    from psc_testkit.loadkit.results import Series
+    from psc_testkit.load.results import Series
 
     results = locustfile.RESULTS
     url = urlsplit(locustfile.TARGET.discovery_url)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from psc_testkit.evidence import Exchange
-from psc_testkit.harness import Fetched, Harness, Login, TargetError, Tokens
+from psc_testkit.client.evidence import Exchange
+from psc_testkit.conformance.harness import Fetched, Harness, Login, TargetError, Tokens
 
 
 @pytest.fixture(scope="session")

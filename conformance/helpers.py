@@ -10,7 +10,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from psc_testkit.jsonsafe import loads
+from psc_testkit.client.jsonsafe import loads
 
 # RFC 6749 §5.2 / Appendix A.7: error codes are NQSCHAR; error_description NQSCHAR minus '"\'.
 ERROR_CODE = re.compile(r"^[\x20-\x21\x23-\x5B\x5D-\x7E]+$")

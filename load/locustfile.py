@@ -1,13 +1,13 @@
 """Locust scenarios replaying Pro Santé Connect login traffic (run by `psc-testkit load`).
 
-Every scenario is built on the client core: the flow steps of psc_testkit.flow and the very
+Every scenario is built on the client core: the flow steps of psc_testkit.client.flow and the very
 login drivers the conformance suite uses, driven through Locust's FastHttpUser. Each virtual
 user has two sessions, as in the conformance harness: the browser's (front channel: cookies,
 the login pages) and the relying party's server's (back channel: discovery, token, userinfo,
 introspection, refresh, CIBA; it never holds a cookie). Each request is named by its step;
 each journey is also reported as one transaction (request type FLOW) with its end-to-end
 latency, failed with the failing step's reason and its class (provider, protocol or tool:
-psc_testkit.loadkit.failures).
+psc_testkit.load.failures).
 
 Options come from the PSC_LOAD environment variable (JSON) that `psc-testkit load` sets.
 """
@@ -44,19 +44,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # shapes.py beside thi
 
 import shapes
 
-from psc_testkit import flow, slo
-from psc_testkit.config import load_target
-from psc_testkit.destinations import Destinations
-from psc_testkit.drivers import LoginError, LoginRefused, make_driver
-from psc_testkit.drivers.common import callback_of
-from psc_testkit.errors import RunStopped, TargetError
-from psc_testkit.harness import recorder_for
-from psc_testkit.jsonsafe import loads
-from psc_testkit.loadkit import failures, names
-from psc_testkit.loadkit import results as res
-from psc_testkit.loadkit.browser import LocustBrowser
-from psc_testkit.loadkit.failures import PROTOCOL, PROVIDER, TOOL, StepFailure
-from psc_testkit.metadata import Metadata
+from psc_testkit.client import flow
+from psc_testkit.client.config import load_target
+from psc_testkit.client.destinations import Destinations
+from psc_testkit.client.drivers import LoginError, LoginRefused, make_driver
+from psc_testkit.client.drivers.common import callback_of
+from psc_testkit.client.errors import RunStopped, TargetError
+from psc_testkit.client.jsonsafe import loads
+from psc_testkit.client.metadata import Metadata
+from psc_testkit.conformance.harness import recorder_for
+from psc_testkit.load import failures, names, slo
+from psc_testkit.load import results as res
+from psc_testkit.load.browser import LocustBrowser
+from psc_testkit.load.failures import PROTOCOL, PROVIDER, TOOL, StepFailure
 
 OPTIONS = json.loads(os.environ.get("PSC_LOAD", "{}"))
 TARGET = load_target(

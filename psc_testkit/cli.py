@@ -10,7 +10,7 @@ DEFAULT_PROFILE = Path("targets/simulator.toml")
 
 
 def cmd_validate_claims(args: argparse.Namespace) -> int:
-    from psc_testkit import psc_claims
+    from psc_testkit.claims import psc as psc_claims
 
     try:
         claims = psc_claims.load_payload(psc_claims.read(args.file))
@@ -34,7 +34,7 @@ def cmd_validate_claims(args: argparse.Namespace) -> int:
 def cmd_load(args: argparse.Namespace) -> int:
     import signal
 
-    from psc_testkit.loadrun import LoadError, run_load
+    from psc_testkit.load.run import LoadError, run_load
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -61,7 +61,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
-    from psc_testkit.report_html import render
+    from psc_testkit.reports.html import render
 
     reports = Path(args.reports)
 
@@ -120,7 +120,7 @@ def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
     argv = [
         str(suite),
         "-p",
-        "psc_testkit.pytest_plugin",
+        "psc_testkit.conformance.pytest_plugin",
         "-p",
         "no:cacheprovider",
         # Plugins installed for the self-tests that a conformance run never uses: importing
@@ -173,8 +173,8 @@ def _certify(reports: Path, target_path: str, sign_key: object = None, code: int
     [certification] table is unusable."""
     import json
 
-    from psc_testkit import certification
-    from psc_testkit.config import ProfileError, load_target
+    from psc_testkit.client.config import ProfileError, load_target
+    from psc_testkit.conformance import certification
 
     try:
         summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
@@ -204,7 +204,7 @@ def _certify(reports: Path, target_path: str, sign_key: object = None, code: int
 
 
 def cmd_verify_certification(args: argparse.Namespace) -> int:
-    from psc_testkit import certification
+    from psc_testkit.conformance import certification
 
     def usage(message: str) -> int:
         print(f"psc-testkit verify-certification: {message}", file=sys.stderr)
@@ -246,7 +246,7 @@ def cmd_verify_certification(args: argparse.Namespace) -> int:
 
 
 def cmd_profile_check(args: argparse.Namespace) -> int:
-    from psc_testkit.profile_check import check
+    from psc_testkit.client.profile_check import check
 
     return check(Path(args.profile), login=args.login)
 
@@ -330,7 +330,7 @@ def parser() -> argparse.ArgumentParser:
         help="also write certification.json and .html (for vendors): PASSED, INCOMPLETE (exit "
         "4 when the run held) or FAILED; see docs/certification.md",
     )
-    from psc_testkit.certification import signing_key_argument
+    from psc_testkit.conformance.certification import signing_key_argument
 
     conf.add_argument(
         "--sign-key",

@@ -72,7 +72,7 @@ def chromium():
 
     from playwright.sync_api import sync_playwright
 
-    from psc_testkit.drivers.chromium import FLAGS
+    from psc_testkit.client.drivers.chromium import FLAGS
 
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     with sync_playwright() as playwright:

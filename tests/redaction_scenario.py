@@ -21,10 +21,12 @@ import httpx
 import pytest
 from _pytest._io import TerminalWriter
 
-from psc_testkit import allure_output, certification, report_html
-from psc_testkit.evidence import MIN_LENGTH, PLACEHOLDER, Recorder
-from psc_testkit.pytest_plugin import FailureText, summarise, write_summary
-from psc_testkit.transport import RecordingTransport
+from psc_testkit.client.evidence import MIN_LENGTH, PLACEHOLDER, Recorder
+from psc_testkit.client.transport import RecordingTransport
+from psc_testkit.conformance import certification
+from psc_testkit.conformance.pytest_plugin import FailureText, summarise, write_summary
+from psc_testkit.reports import allure as allure_output
+from psc_testkit.reports import html as report_html
 
 CLIENT_ID = "rp-client"
 

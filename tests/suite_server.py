@@ -30,9 +30,13 @@ def _preload() -> None:
     import pytest  # noqa: F401
 
     import psc_testkit.cli
-    import psc_testkit.pytest_plugin  # noqa: F401
+    import psc_testkit.conformance.pytest_plugin  # noqa: F401
 
-    for name in ("psc_testkit.certification", "psc_testkit.harness", "psc_testkit.preflight"):
+    for name in (
+        "psc_testkit.conformance.certification",
+        "psc_testkit.conformance.harness",
+        "psc_testkit.conformance.preflight",
+    ):
         importlib.import_module(name)
     # The checks themselves, under the names pytest gives them (rootdir = the project, each
     # folder a package): pytest finds them in sys.modules and does not import them again.

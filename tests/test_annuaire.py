@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from psc_testkit.identifiers import luhn_complete, luhn_valid
+from psc_testkit.claims.identifiers import luhn_complete, luhn_valid
 from psc_testkit.simulator.annuaire import ACTIVITY_KEYS, Annuaire
 
 
@@ -99,7 +99,7 @@ def test_every_professional_s_userinfo_holds_against_each_field_s_nomenclature(a
     """The clean simulator's payloads pass the strictest schema they imply (scope_all) and
     every coded field's own nomenclature: no MUST violation and no warning (one professional in
     ten: the schema validation of all 10,000 takes a minute and a half)."""
-    from psc_testkit import psc_claims
+    from psc_testkit.claims import psc as psc_claims
     from psc_testkit.simulator import claims
 
     problems = []

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from psc_testkit import certification
+from psc_testkit.conformance import certification
 from tests.cli import psc_testkit
 from tests.conftest import PROFILE, ROOT
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from psc_testkit import check_table
+from psc_testkit.conformance import check_table
 
 
 def test_coverage_lists_every_check_with_its_level_as_the_code_has_it():
     text = check_table.COVERAGE.read_text(encoding="utf-8")
-    assert check_table.updated(text) == text, "run: python -m psc_testkit.check_table"
+    assert check_table.updated(text) == text, "run: python -m psc_testkit.conformance.check_table"
 
 
 def test_every_check_is_in_the_table_once_and_judges_the_provider():

@@ -23,12 +23,12 @@ from urllib.parse import quote, quote_plus, urljoin
 import httpx
 import pytest
 
-from psc_testkit.config import ProfileError, Target, load_target
-from psc_testkit.drivers import LoginError, NoFrontChannel
-from psc_testkit.drivers.ciba import NO_CODE
-from psc_testkit.errors import RunStopped
-from psc_testkit.flow import parse_forms
-from psc_testkit.harness import Harness, TargetError
+from psc_testkit.client.config import ProfileError, Target, load_target
+from psc_testkit.client.drivers import LoginError, NoFrontChannel
+from psc_testkit.client.drivers.ciba import NO_CODE
+from psc_testkit.client.errors import RunStopped
+from psc_testkit.client.flow import parse_forms
+from psc_testkit.conformance.harness import Harness, TargetError
 from psc_testkit.simulator.process import SimulatorProcess
 from tests import login_server
 from tests.cli import psc_testkit
@@ -233,7 +233,7 @@ click = "button.nope"
 def test_browser_trusts_the_profile_ca_only(harness_for, tmp_path):
     """Chromium accepts the simulator's certificate because ca_file holds its CA: with another
     CA it refuses it; insecure_tls = true is the only way past that."""
-    from psc_testkit.drivers.browser import BrowserDriver
+    from psc_testkit.client.drivers.browser import BrowserDriver
     from psc_testkit.simulator.tls import LocalCA
 
     harness = harness_for(f'[driver]\nname = "browser"\nstep_timeout = 5\n{FORM_STEPS}')

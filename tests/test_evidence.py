@@ -12,8 +12,8 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from psc_testkit.evidence import MAX_BODY_SHOWN, Exchange, Recorder, Redactor, shorten
-from psc_testkit.transport import RecordingTransport
+from psc_testkit.client.evidence import MAX_BODY_SHOWN, Exchange, Recorder, Redactor, shorten
+from psc_testkit.client.transport import RecordingTransport
 
 
 def recorded(handler, *requests) -> Recorder:
@@ -195,7 +195,7 @@ def test_redaction_stays_fast(awkward):
 def test_a_recorder_keeps_bounded_bodies_and_says_their_size():
     """A provider answering 10 MB on every endpoint must not fill memory with evidence: each
     body is kept up to 1 MiB, and 64 KiB once the run holds 64 MiB; the size shown is real."""
-    from psc_testkit import evidence
+    from psc_testkit.client import evidence
 
     recorder = evidence.Recorder()
     request = httpx.Request("GET", "https://op.example/big")

@@ -263,7 +263,7 @@ def test_an_interrupted_run_is_inconclusive_exit_4(tmp_path):
 CHECKS = """
 import pytest
 
-from psc_testkit.errors import RunStopped
+from psc_testkit.client.errors import RunStopped
 
 
 @pytest.mark.requirement("OIDCC-3.1.3.7-3", "SHOULD")
@@ -303,7 +303,7 @@ def own_suite(folder: Path, checks: str, *extra: str) -> tuple[subprocess.Comple
         "pytest",
         str(folder),
         "-p",
-        "psc_testkit.pytest_plugin",
+        "psc_testkit.conformance.pytest_plugin",
         "-p",
         "no:cacheprovider",
         "--rootdir",
@@ -397,7 +397,7 @@ def test_a_may_check_that_raises_other_than_an_assertion_is_an_error(tmp_path):
 def test_a_ctrl_c_the_run_swallowed_still_makes_it_inconclusive():
     """pluggy turns a KeyboardInterrupt raised in an old-style hook wrapper's teardown into a
     warning, and the run goes on; the plugin's own SIGINT handler remembered the Ctrl-C."""
-    from psc_testkit.pytest_plugin import count, exit_code
+    from psc_testkit.conformance.pytest_plugin import count, exit_code
 
     clean = count(["passed", "passed"])
     assert exit_code(None, 0, clean) == 0  # pytest.ExitCode.OK

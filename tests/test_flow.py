@@ -7,8 +7,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from psc_testkit import flow
-from psc_testkit.config import ClientProfile
+from psc_testkit.client import flow
+from psc_testkit.client.config import ClientProfile
 
 
 def client_with(tmp_path: Path, key) -> ClientProfile:

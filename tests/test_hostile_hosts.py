@@ -18,9 +18,9 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from psc_testkit.config import ClientProfile, Target, load_target
-from psc_testkit.destinations import Destinations
-from psc_testkit.harness import Harness, TargetError
+from psc_testkit.client.config import ClientProfile, Target, load_target
+from psc_testkit.client.destinations import Destinations
+from psc_testkit.conformance.harness import Harness, TargetError
 from tests import hostile_hosts
 from tests.measure import Measured, run_measured
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from psc_testkit import interop
-from psc_testkit.config import load_target
-from psc_testkit.harness import Harness
+from psc_testkit.client.config import load_target
+from psc_testkit.conformance.harness import Harness
 from tests.cli import ROOT, psc_testkit
 
 CHROMIUM = os.environ.get("PSC_CHROMIUM") or "/usr/bin/chromium"

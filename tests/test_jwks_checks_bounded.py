@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from psc_testkit.errors import TargetError
+from psc_testkit.client.errors import TargetError
 from tests import hostile_server
 
 with warnings.catch_warnings():  # the requirement marker is the conformance plugin's, not ours

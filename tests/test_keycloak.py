@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from psc_testkit import interop
-from psc_testkit.config import load_target
-from psc_testkit.harness import Harness
+from psc_testkit.client.config import load_target
+from psc_testkit.conformance.harness import Harness
 from psc_testkit.interop import keycloak
 from tests.cli import ROOT, psc_testkit
 

@@ -357,7 +357,7 @@ def _check_run(objects: dict[tuple[str, str], dict], secret_name: str, tmp_path:
         volume = next(v for v in pod["spec"]["volumes"] if v["name"] == mount["name"])
         assert volume["configMap"]["name"] == "psc-load-profile"
 
-    from psc_testkit.config import load_target
+    from psc_testkit.client.config import load_target
 
     path = tmp_path / profile_name
     path.write_text(profile_text, encoding="utf-8")

@@ -3,9 +3,8 @@ use, what the samples say over time, and which verdict wins."""
 
 import pytest
 
-from psc_testkit import slo
-from psc_testkit.loadkit import failures, names
-from psc_testkit.loadkit import results as res
+from psc_testkit.load import failures, names, slo
+from psc_testkit.load import results as res
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ exit 0 when the profile is ready, 1 when a step fails, 2 when the profile itself
 import io
 from pathlib import Path
 
-from psc_testkit.profile_check import check
+from psc_testkit.client.profile_check import check
 from tests import login_server
 from tests.cli import psc_testkit
 from tests.conftest import PROFILE

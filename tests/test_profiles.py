@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from psc_testkit.config import KNOWN_FIELDS, DriverProfile, ProfileError, Target, load_target
+from psc_testkit.client.config import KNOWN_FIELDS, DriverProfile, ProfileError, Target, load_target
 from psc_testkit.simulator.settings import SimulatorSettings
 from tests.cli import psc_testkit
 from tests.conftest import PROFILE

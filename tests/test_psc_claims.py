@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from psc_testkit import identifiers as ids
-from psc_testkit import psc_claims
+from psc_testkit.claims import identifiers as ids
+from psc_testkit.claims import psc as psc_claims
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = json.loads((ROOT / "schemas" / "tests" / "psc-claims.json").read_text())

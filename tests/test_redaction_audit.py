@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from psc_testkit.evidence import _trie_pattern
+from psc_testkit.client.evidence import _trie_pattern
 from psc_testkit.simulator.process import SimulatorProcess
 from tests.cli import psc_testkit
 from tests.conftest import PROFILE

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from psc_testkit.evidence import MIN_LENGTH, Recorder, Redactor
+from psc_testkit.client.evidence import MIN_LENGTH, Recorder, Redactor
 from tests.redaction_scenario import in_baseline, traces, writers
 
 AWKWARD = "+/=&%\\\"'<> é€中𝄞"

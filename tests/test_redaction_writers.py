@@ -16,7 +16,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from psc_testkit import certification, report_html
+from psc_testkit.conformance import certification
+from psc_testkit.reports import html as report_html
 from tests.redaction_scenario import in_baseline, traces
 from tests.test_redaction_property import VALUES
 
@@ -30,7 +31,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from psc_testkit.evidence import Recorder
+from psc_testkit.client.evidence import Recorder
 from tests.redaction_scenario import record
 
 VALUES = json.loads(Path(__file__).with_name("values.json").read_text(encoding="utf-8"))
@@ -108,7 +109,7 @@ def run_checks(folder: Path, triples: list) -> tuple[str, Path]:
         "pytest",
         str(folder),
         "-p",
-        "psc_testkit.pytest_plugin",
+        "psc_testkit.conformance.pytest_plugin",
         "-p",
         "no:cacheprovider",
         "--rootdir",

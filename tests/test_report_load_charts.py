@@ -12,8 +12,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from psc_testkit import report_charts as charts
-from psc_testkit.report_html import load_section, render
+from psc_testkit.reports import charts
+from psc_testkit.reports.html import load_section, render
 from tests.test_reports_in_a_browser import SHOTS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from psc_testkit import slo
+from psc_testkit.load import slo
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from psc_testkit.tokens import (
+from psc_testkit.client.tokens import (
     SignatureError,
     TokenFormatError,
     b64url_json,

@@ -18,9 +18,9 @@ import brotli
 import httpx
 import pytest
 
-from psc_testkit.config import load_target
-from psc_testkit.evidence import Recorder
-from psc_testkit.transport import (
+from psc_testkit.client.config import load_target
+from psc_testkit.client.evidence import Recorder
+from psc_testkit.client.transport import (
     _DEADLINE,
     ACCEPT_ENCODING,
     BodyTooLarge,

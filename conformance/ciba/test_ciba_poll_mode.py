@@ -11,10 +11,10 @@ with another driver those checks are skipped.
 import pytest
 
 from conformance.helpers import body_of, error_of, expect, expect_error, needs
-from psc_testkit import flow
-from psc_testkit.drivers.ciba import CibaDriver
-from psc_testkit.drivers.ciba import poll as ciba_poll
-from psc_testkit.harness import SafeModeRefusal, TargetError
+from psc_testkit.client import flow
+from psc_testkit.client.drivers.ciba import CibaDriver
+from psc_testkit.client.drivers.ciba import poll as ciba_poll
+from psc_testkit.conformance.harness import SafeModeRefusal, TargetError
 
 
 @pytest.fixture

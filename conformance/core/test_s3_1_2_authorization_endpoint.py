@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.helpers import ERROR_DESCRIPTION, entropy_bits, expect, expect_silent_code
-from psc_testkit.tokens import TokenFormatError, b64url_json, decode
+from psc_testkit.client.tokens import TokenFormatError, b64url_json, decode
 
 USER_INTERFACE_ERRORS = (
     "login_required",

@@ -4,7 +4,7 @@ import jwt
 import pytest
 
 from conformance.helpers import expect
-from psc_testkit.tokens import ASYMMETRIC_ALGS, decode, left_hash, verify_signature
+from psc_testkit.client.tokens import ASYMMETRIC_ALGS, decode, left_hash, verify_signature
 
 PROTOCOL_CLAIMS = {
     "iss",

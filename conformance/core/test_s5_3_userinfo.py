@@ -7,8 +7,8 @@ import jwt
 import pytest
 
 from conformance.helpers import body_of, expect
-from psc_testkit.flow import HttpRequest
-from psc_testkit.tokens import TokenFormatError, decode, verify_signature
+from psc_testkit.client.flow import HttpRequest
+from psc_testkit.client.tokens import TokenFormatError, decode, verify_signature
 
 # RFC 7235 §2.1 (RFC 9110 §11.2): challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ],
 # auth-param = token BWS "=" BWS ( token / quoted-string ), in any order.

@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.helpers import expect
-from psc_testkit.metadata import shown
-from psc_testkit.schemas import registry, schema_id
+from psc_testkit.claims.schemas import registry, schema_id
+from psc_testkit.client.metadata import shown
 
 REQUIRED = [
     "issuer",

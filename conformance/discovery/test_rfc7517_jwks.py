@@ -16,7 +16,7 @@ import jwt
 import pytest
 
 from conformance.helpers import expect
-from psc_testkit.errors import TargetError
+from psc_testkit.client.errors import TargetError
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 B64URL = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from conformance.helpers import expect, needs
-from psc_testkit import flow
-from psc_testkit.drivers.common import follow
-from psc_testkit.errors import TargetError
-from psc_testkit.harness import Tokens
+from psc_testkit.client import flow
+from psc_testkit.client.drivers.common import follow
+from psc_testkit.client.errors import TargetError
+from psc_testkit.conformance.harness import Tokens
 
 # Every check here logs a session out and looks whether it survived.
 pytestmark = pytest.mark.sso_session

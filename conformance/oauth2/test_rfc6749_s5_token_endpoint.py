@@ -3,9 +3,9 @@
 import pytest
 
 from conformance.helpers import VSCHAR, body_of, error_of, expect, expect_error
-from psc_testkit import flow
-from psc_testkit.errors import TargetError
-from psc_testkit.schemas import schema_errors, schema_id
+from psc_testkit.claims.schemas import schema_errors, schema_id
+from psc_testkit.client import flow
+from psc_testkit.client.errors import TargetError
 
 
 @pytest.fixture(

@@ -7,9 +7,9 @@ everything)."""
 import pytest
 
 from conformance.helpers import error_of, expect, expect_error
-from psc_testkit import flow
-from psc_testkit.errors import TargetError
-from psc_testkit.harness import json_body
+from psc_testkit.client import flow
+from psc_testkit.client.errors import TargetError
+from psc_testkit.conformance.harness import json_body
 
 
 @pytest.fixture

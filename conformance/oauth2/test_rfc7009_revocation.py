@@ -3,8 +3,8 @@
 import pytest
 
 from conformance.helpers import error_of, expect, expect_error, needs
-from psc_testkit import flow
-from psc_testkit.errors import TargetError
+from psc_testkit.client import flow
+from psc_testkit.client.errors import TargetError
 
 
 def revoke(harness, client, token, hint=None):

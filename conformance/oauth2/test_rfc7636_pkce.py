@@ -7,7 +7,7 @@ every exchange would otherwise pass them all."""
 import pytest
 
 from conformance.helpers import error_of, expect
-from psc_testkit.errors import TargetError
+from psc_testkit.client.errors import TargetError
 
 
 def refused(tokens) -> tuple[bool, str]:

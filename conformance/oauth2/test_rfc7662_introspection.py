@@ -3,8 +3,8 @@
 import pytest
 
 from conformance.helpers import body_of, error_of, expect, needs
-from psc_testkit import flow
-from psc_testkit.tokens import decode
+from psc_testkit.client import flow
+from psc_testkit.client.tokens import decode
 
 
 def introspect(harness, client, token, hint=None):

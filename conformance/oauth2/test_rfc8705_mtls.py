@@ -8,9 +8,9 @@ import ssl
 import pytest
 
 from conformance.helpers import error_of, expect
-from psc_testkit import flow
-from psc_testkit.harness import json_body
-from psc_testkit.tokens import TokenFormatError, decode
+from psc_testkit.client import flow
+from psc_testkit.client.tokens import TokenFormatError, decode
+from psc_testkit.conformance.harness import json_body
 
 
 @pytest.fixture

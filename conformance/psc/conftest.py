@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from psc_testkit import flow
-from psc_testkit.harness import Harness, Tokens, json_body
-from psc_testkit.tokens import decode
+from psc_testkit.client import flow
+from psc_testkit.client.tokens import decode
+from psc_testkit.conformance.harness import Harness, Tokens, json_body
 
 
 @dataclass

@@ -5,8 +5,8 @@ import pytest
 
 from conformance.helpers import body_of, expect
 from conformance.psc.test_psc_userinfo_claims import per_professional
-from psc_testkit.config import DriverProfile
-from psc_testkit.drivers.simulator import SimulatorDriver
+from psc_testkit.client.config import DriverProfile
+from psc_testkit.client.drivers.simulator import SimulatorDriver
 
 # eIDAS levels of assurance, lowest first: acr is judged as a level, never against one value
 # (a CPS card login was eidas3 in 2021-2023 BAS tokens, eidas2 in 2026: fact sheet §2.3, §7).

@@ -5,8 +5,8 @@ test professionals of the profile, since one professional proves little about a 
 import pytest
 
 from conformance.helpers import expect
-from psc_testkit import psc_claims
-from psc_testkit.schemas import schema_errors, schema_id
+from psc_testkit.claims import psc as psc_claims
+from psc_testkit.claims.schemas import schema_errors, schema_id
 
 # The identité pivot and scope_all's mandatory claims, from the schemas (schemas/psc/).
 PIVOT = psc_claims.pivot_claims()

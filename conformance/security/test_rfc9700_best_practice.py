@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.helpers import expect
-from psc_testkit.tokens import decode
+from psc_testkit.client.tokens import decode
 
 
 @pytest.mark.requirement("OIDCC-2", "MUST")

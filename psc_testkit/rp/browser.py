@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from psc_testkit.drivers.chromium import launch_args
+from psc_testkit.client.drivers.chromium import launch_args
 from psc_testkit.rp.app_profile import AppProfile, Marker, fill
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from psc_testkit.certification import signing_key_argument
+    from psc_testkit.conformance.certification import signing_key_argument
 
     parser.add_argument(
         "--app", metavar="PROFILE", help="the app profile, e.g. apps/naive-sample.toml"

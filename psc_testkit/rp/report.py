@@ -18,8 +18,8 @@ from pathlib import Path
 import jwt
 
 from psc_testkit import __version__
-from psc_testkit.certification import RP_KIND, SigningKey, _canonical, sign, source_hash
-from psc_testkit.evidence import Redactor
+from psc_testkit.client.evidence import Redactor
+from psc_testkit.conformance.certification import RP_KIND, SigningKey, _canonical, sign, source_hash
 from psc_testkit.rp.engine import RunResult, TestResult, run_verdict, summary_counts
 from psc_testkit.rp.verdicts import is_token_request, token_response
 

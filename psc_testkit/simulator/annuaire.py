@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
-from psc_testkit.identifiers import luhn_complete
+from psc_testkit.claims.identifiers import luhn_complete
 from psc_testkit.simulator import annuaire_codes as codes
 
 ACTIVITY_KEYS = (

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from psc_testkit.metadata import member_types
-from psc_testkit.schemas import registry, schema_id
+from psc_testkit.claims.schemas import registry, schema_id
+from psc_testkit.client.metadata import member_types
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from psc_testkit.child import AnnouncingChild, ChildStartError, Started
 from psc_testkit.simulator.state import PREFIX
 
 if TYPE_CHECKING:
-    from psc_testkit.config import Target
+    from psc_testkit.client.config import Target
 
 # More options for every simulator started here, e.g. PSC_SIMULATOR_ARGS=--awkward-secrets:
 # a whole conformance run, load run or self-test against a variant, with no profile field.

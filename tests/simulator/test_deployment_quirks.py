@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from psc_testkit import flow
-from psc_testkit.config import ClientProfile
+from psc_testkit.client import flow
+from psc_testkit.client.config import ClientProfile
 from psc_testkit.simulator.process import SimulatorProcess
 from tests.conftest import PROFILE, client_context
 from tests.simulator.flows import Sim

@@ -11,9 +11,9 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from psc_testkit import flow
-from psc_testkit.config import load_target
-from psc_testkit.harness import Harness
+from psc_testkit.client import flow
+from psc_testkit.client.config import load_target
+from psc_testkit.conformance.harness import Harness
 from psc_testkit.simulator.process import SimulatorProcess
 from tests.conftest import PROFILE, client_context
 from tests.simulator.flows import REDIRECT_URI, Sim, query_of

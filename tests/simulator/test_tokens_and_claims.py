@@ -3,7 +3,7 @@
 import jwt
 import pytest
 
-from psc_testkit.identifiers import luhn_valid
+from psc_testkit.claims.identifiers import luhn_valid
 from psc_testkit.simulator.keys import at_hash
 from psc_testkit.simulator.settings import load_settings
 from tests.conftest import PROFILE

@@ -1,0 +1,1 @@
+"""PSC claims: the JSON Schemas, identifiers and their check digits, claim validation."""

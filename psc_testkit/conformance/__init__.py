@@ -1,0 +1,2 @@
+"""OP conformance: the pytest plugin, what checks drive, the requirement catalogue, pre-flight
+and certificates."""

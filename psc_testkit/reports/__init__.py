@@ -1,0 +1,1 @@
+"""Reports: summary.html with its charts, and what the run gives Allure."""
