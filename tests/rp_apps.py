@@ -3,6 +3,7 @@ switches, and variants that misbehave the way a broken app does (silence, a cras
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 
@@ -10,9 +11,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port below Linux's ephemeral range (32768-60999): the simulators, browsers and
+    clients of other tests bind port 0 and connect from that range, so a port taken from it
+    could be theirs by the time the app listens."""
+    for _ in range(200):
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 def naive_profile(

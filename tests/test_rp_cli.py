@@ -37,7 +37,9 @@ def test_list_shows_the_whole_plan() -> None:
     done = rp("--list")
     assert done.returncode == 0
     assert len(done.stdout.splitlines()) == len(PLAN)
-    assert re.search(r"^refuses-unsigned-id-token +RFC8725-3.1 +MUST +reject", done.stdout, re.M)
+    assert re.search(
+        r"^refuses-unsigned-id-token +OIDCC-3.1.3.7-7 +SHOULD +reject", done.stdout, re.M
+    )
 
 
 @pytest.mark.parametrize(

@@ -167,9 +167,21 @@ def _marker(raw: object, where: str) -> Marker:
     status = raw.get("status")
     if status is not None and not (isinstance(status, int) and 100 <= status <= 599):
         raise AppProfileError(f"{where}: status must be an HTTP status code")
+    for name in ("selector", "text"):
+        if raw.get(name) is not None and not isinstance(raw[name], str):
+            raise AppProfileError(f"{where}: {name} must be a string")
     marker = Marker(raw.get("selector"), raw.get("text"), status)
     if not (marker.selector or marker.text or marker.status):
         raise AppProfileError(f"{where}: give a selector, a text or a status")
+    return marker
+
+
+def _logged_in(raw: object) -> Marker:
+    marker = _marker(raw, "[login] logged_in")
+    if not (marker.selector or marker.text):
+        raise AppProfileError(
+            "[login] logged_in needs a selector or a text: a status is on every page"
+        )
     return marker
 
 
@@ -193,63 +205,97 @@ def load_app_profile(path: Path) -> AppProfile:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise AppProfileError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise AppProfileError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise AppProfileError(f"{path}: not TOML ({exc})") from None
-    app, login, client, logout = (data.get(k, {}) for k in ("app", "login", "client", "logout"))
-    sim = data.get("simulator", {})
     try:
-        method = client.get("auth_method", "client_secret_basic")
-        if method not in AUTH_METHODS:
-            raise AppProfileError(f"[client] auth_method must be one of {AUTH_METHODS}")
-        secret_env = client.get("client_secret_env")
-        secret = client.get("client_secret") or (os.environ.get(secret_env) if secret_env else None)
-        if method.startswith("client_secret") and not secret:
-            if not secret_env:
-                raise AppProfileError(f"[client] {method} needs client_secret_env")
-            if not app.get("command"):
-                raise AppProfileError(
-                    f"[client] {secret_env} is not set, and psc-testkit does not start the app "
-                    "([app] command), so it cannot tell the app a secret of its own"
-                )
-            secret = secrets.token_urlsafe(32)  # the app gets it through its environment
-        redirect_uris = client.get("redirect_uris")
-        if not (isinstance(redirect_uris, list) and redirect_uris):
-            raise AppProfileError("[client] redirect_uris is required (a list)")
-        command = app.get("command", [])
-        if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
-            raise AppProfileError("[app] command must be a list of strings")
-        timeout = login.get("timeout", 10)
-        if not isinstance(timeout, int | float) or not 0 < timeout <= 300:
-            raise AppProfileError("[login] timeout must be a number of seconds in (0, 300]")
-        return AppProfile(
-            path=path,
-            name=_str(app, "name", "[app]"),
-            version=str(app.get("version", "unknown")),
-            start_url=_str(app, "start_url", "[app]"),
-            steps=_steps(login.get("steps", [])),
-            logged_in=_marker(login.get("logged_in"), "[login] logged_in"),
-            rejected=_marker(login.get("rejected"), "[login] rejected"),
-            client_id=_str(client, "client_id", "[client]"),
-            auth_method=method,
-            redirect_uris=tuple(map(str, redirect_uris)),
-            post_logout_redirect_uris=tuple(map(str, client.get("post_logout_redirect_uris", ()))),
-            client_secret=secret,
-            client_secret_env=secret_env,
-            command=tuple(command),
-            ready_url=app.get("ready_url"),
-            env={str(k): str(v) for k, v in app.get("env", {}).items()},
-            timeout=float(timeout),
-            acr_values=str(client.get("acr_values", "eidas1")),
-            port=int(sim.get("port", 0)),
-            wallet_port=int(sim.get("wallet_port", 0)),
-            userinfo_signed=client.get("userinfo_signed_response_alg") == "RS256",
-            logout_steps=_steps(logout.get("steps", []), "[logout]"),
-            logged_out=_marker(logout.get("logged_out"), "[logout] logged_out") if logout else None,
-            jwks_refetch_limit=_seconds(
-                app.get("jwks_refetch_limit", 0), "[app] jwks_refetch_limit"
-            ),
-        )
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, AppProfileError):
-            raise AppProfileError(f"{path}: {exc}") from None
+        return _profile(path, data)
+    except AppProfileError as exc:
         raise AppProfileError(f"{path}: {exc}") from None
+
+
+def _table(data: dict, key: str) -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise AppProfileError(f"[{key}] must be a table")
+    return value
+
+
+def _strings(table: dict, key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AppProfileError(f"{where} {key} must be a list of strings")
+    return tuple(value)
+
+
+def _profile(path: Path, data: dict) -> AppProfile:
+    app, login, client, logout = (_table(data, k) for k in ("app", "login", "client", "logout"))
+    sim = _table(data, "simulator")
+    env = _table(app, "env")
+    for key in ("client_secret", "client_secret_env", "client_id", "acr_values"):
+        if client.get(key) is not None and not isinstance(client[key], str):
+            raise AppProfileError(f"[client] {key} must be a string")
+    if app.get("ready_url") is not None and not isinstance(app["ready_url"], str):
+        raise AppProfileError("[app] ready_url must be a string")
+    for key in ("port", "wallet_port"):
+        value = sim.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+            raise AppProfileError(f"[simulator] {key} must be a port number (0: any free one)")
+    start_url = _str(app, "start_url", "[app]")
+    try:
+        parts = urlsplit(start_url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        raise AppProfileError(f"[app] start_url {start_url!r} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AppProfileError(f"[app] start_url {start_url!r} is not an http(s) URL")
+    method = client.get("auth_method", "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise AppProfileError(f"[client] auth_method must be one of {AUTH_METHODS}")
+    secret_env = client.get("client_secret_env")
+    secret = client.get("client_secret") or (os.environ.get(secret_env) if secret_env else None)
+    if method.startswith("client_secret") and not secret:
+        if not secret_env:
+            raise AppProfileError(f"[client] {method} needs client_secret_env")
+        if not app.get("command"):
+            raise AppProfileError(
+                f"[client] {secret_env} is not set, and psc-testkit does not start the app "
+                "([app] command), so it cannot tell the app a secret of its own"
+            )
+        secret = secrets.token_urlsafe(32)  # the app gets it through its environment
+    redirect_uris = _strings(client, "redirect_uris", "[client]")
+    if not redirect_uris:
+        raise AppProfileError("[client] redirect_uris is required (a list)")
+    command = app.get("command", [])
+    if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
+        raise AppProfileError("[app] command must be a list of strings")
+    timeout = login.get("timeout", 10)
+    if not isinstance(timeout, int | float) or not 0 < timeout <= 300:
+        raise AppProfileError("[login] timeout must be a number of seconds in (0, 300]")
+    return AppProfile(
+        path=path,
+        name=_str(app, "name", "[app]"),
+        version=str(app.get("version", "unknown")),
+        start_url=start_url,
+        steps=_steps(login.get("steps", [])),
+        logged_in=_logged_in(login.get("logged_in")),
+        rejected=_marker(login.get("rejected"), "[login] rejected"),
+        client_id=_str(client, "client_id", "[client]"),
+        auth_method=method,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=_strings(client, "post_logout_redirect_uris", "[client]"),
+        client_secret=secret,
+        client_secret_env=secret_env,
+        command=tuple(command),
+        ready_url=app.get("ready_url"),
+        env={str(k): str(v) for k, v in env.items()},
+        timeout=float(timeout),
+        acr_values=str(client.get("acr_values", "eidas1")),
+        port=sim.get("port", 0),
+        wallet_port=sim.get("wallet_port", 0),
+        userinfo_signed=client.get("userinfo_signed_response_alg") == "RS256",
+        logout_steps=_steps(logout.get("steps", []), "[logout]"),
+        logged_out=_marker(logout.get("logged_out"), "[logout] logged_out") if logout else None,
+        jwks_refetch_limit=_seconds(app.get("jwks_refetch_limit", 0), "[app] jwks_refetch_limit"),
+    )

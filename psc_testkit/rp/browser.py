@@ -27,6 +27,9 @@ POLL = 0.05
 # Once a marker shows, how long the page must keep it: an app may flash a page on its way.
 SETTLE = 0.2
 LOGIN_FORM = "form#login"
+# Bounds on each look into the page (ms).
+READ_TIMEOUT = 2000
+VISIBLE_TIMEOUT = 30
 
 
 class AppUnreachable(Exception):
@@ -152,11 +155,10 @@ class AppBrowser:
             run_steps(page, self.app.logout_steps)
             deadline = time.monotonic() + self.app.timeout
             while time.monotonic() < deadline:
-                url = page.evaluate("location.href")
                 marker = self.app.logged_out
-                if not url.startswith(self.wallet_origin) and marker is not None:
-                    text = page.evaluate("document.body ? document.body.innerText : ''")
-                    if self._present(page, marker, text, outcome.status, check_text=True):
+                if not page.url.startswith(self.wallet_origin) and marker is not None:
+                    text = page.locator("body").inner_text(timeout=READ_TIMEOUT)
+                    if holds(page, marker, text, outcome.status):
                         outcome.logged_out = True
                         return
                 if page.locator('form input[name="confirm"]').count():
@@ -211,33 +213,49 @@ class AppBrowser:
         outcome.waited = round(time.monotonic() - start, 2)
 
     def _markers(self, page: Page, expected: str, status: int | None) -> tuple[bool, bool, bool]:
-        """(logged in as anyone, as the expected professional, rejected) on the page now."""
+        """(logged in as anyone, as the expected professional, rejected) on the page now. Every
+        call into the page has a timeout: a page that loops in JavaScript is silence, not a
+        hang of the run."""
         from playwright.sync_api import Error as PlaywrightError
 
         try:
-            url, text = page.evaluate(
-                "[location.href, document.body ? document.body.innerText : '']"
-            )
-            if url.startswith(self.wallet_origin):
+            if page.url.startswith(self.wallet_origin):
                 return (False, False, False)  # still at the provider
-            logged = self._present(page, self.app.logged_in, text, status, check_text=False)
-            as_expected = logged and _holds_text(page, self.app.logged_in, text, expected)
-            rejected = self._present(page, self.app.rejected, text, status, check_text=True)
-        except PlaywrightError:  # the page is navigating: look again
+            text = page.locator("body").inner_text(timeout=READ_TIMEOUT)
+            m = self.app.logged_in
+            status_ok = m.status is None or status == m.status
+            if m.selector:
+                logged = status_ok and _visible(page, m.selector)
+                as_expected = logged and expected in page.locator(m.selector).first.inner_text(
+                    timeout=READ_TIMEOUT
+                )
+            else:  # a text marker: only the expected professional's text counts
+                logged = as_expected = status_ok and bool(expected) and expected in text
+            rejected = holds(page, self.app.rejected, text, status)
+        except PlaywrightError:  # navigating, or too busy to answer: look again
             return (False, False, False)
         return (logged, as_expected, rejected)
 
-    @staticmethod
-    def _present(page: Page, m: Marker, text: str, status: int | None, check_text: bool) -> bool:
-        if m.selector and page.locator(m.selector).count() == 0:
-            return False
-        if m.status is not None and status != m.status:
-            return False
-        if check_text and m.text and m.text not in text:
-            return False
-        if not m.selector and not m.status and not check_text:
-            return bool(m.text) and m.text.split("{", 1)[0] in text  # text only: its fixed head
-        return True
+
+def _visible(page: Page, selector: str) -> bool:
+    """Shown, not merely in the DOM (a hidden error block on every page is no marker)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        page.locator(selector).first.wait_for(state="visible", timeout=VISIBLE_TIMEOUT)
+    except PlaywrightError:
+        return False
+    return True
+
+
+def holds(page: Page, m: Marker, text: str, status: int | None) -> bool:
+    """Every condition the marker gives holds: its selector visible, its text on the page, its
+    status that of the page."""
+    if m.status is not None and status != m.status:
+        return False
+    if m.text and m.text not in text:
+        return False
+    return not m.selector or _visible(page, m.selector)
 
 
 def run_steps(page: Page, steps: tuple[dict, ...]) -> None:
@@ -250,13 +268,6 @@ def run_steps(page: Page, steps: tuple[dict, ...]) -> None:
             page.click(str(step["click"]))
         if "wait_for" in step:
             page.wait_for_selector(str(step["wait_for"]))
-
-
-def _holds_text(page: Page, m: Marker, text: str, expected: str) -> bool:
-    if not expected:
-        return True
-    where = page.locator(m.selector).first.inner_text() if m.selector else text
-    return expected in where
 
 
 def _names(professional: dict) -> dict[str, str]:

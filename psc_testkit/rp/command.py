@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from psc_testkit.rp.app_profile import AppProfileError, load_app_profile
     from psc_testkit.rp.engine import RpRunError, run_plan, run_verdict, summary_counts
     from psc_testkit.rp.plan import UnknownTest, select
-    from psc_testkit.rp.report import redactor_for, write
+    from psc_testkit.rp.report import learn, new_redactor, redactor_for, write
 
     if args.list:
         print(listing())
@@ -82,13 +82,13 @@ def run(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, interrupt)
 
+    shown = new_redactor(app)  # what the terminal shows is redacted as the report is
+
     def progress(result) -> None:
+        learn(shown, result)
         v = result.verdict
-        print(
-            f"{v.status:<14} {v.level:<6} {result.test.requirement:<16} {result.test.name}: "
-            f"{v.reason}",
-            flush=True,
-        )
+        line = f"{v.status:<14} {v.level:<6} {result.test.requirement:<16} {result.test.name}: "
+        print(line + shown.message(v.reason, 400), flush=True)
 
     print(f"psc-testkit rp: {app.name} {app.version}, {len(tests)} tests", flush=True)
     out = Path(args.reports)

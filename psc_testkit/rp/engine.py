@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -101,14 +102,21 @@ class AppProcess:
         raise RpRunError(f"the app did not answer {url} within {READY_TIMEOUT:g} s ({last})")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        """The app's whole process group, even when its first process is gone (a launcher
+        that forked the server and exited)."""
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # what outlived its leader
 
 
 def _trust(ca_file: str | None) -> ssl.SSLContext:
@@ -182,6 +190,8 @@ def _run_tests(
     progress: Callable[[TestResult], None] | None,
 ) -> tuple[list[TestResult], dict, str | None]:
     control = httpx.Client(base_url=sim.origin, verify=_trust(sim.ca), timeout=10)
+    parts = urlsplit(app.start_url)
+    app_origin = f"{parts.scheme}://{parts.netloc}"
     results: list[TestResult] = []
     interrupted = None
     with control:
@@ -189,13 +199,13 @@ def _run_tests(
         logins = [t for t in tests if t.kind != OBSERVE]
         honest: list[dict] = []
         every_login: list[list[dict]] = []
-        control_passed: bool | None = None
-        pkce_used: bool | None = None
+        app_urls: list[str] = []  # the app's pages, as the browser loaded them
+        judged = verdicts.Control()
         try:
             with AppBrowser(app, sim.wallet.rsplit("/auth", 1)[0], sim.ca) as browser:
                 for test in logins:
                     began = time.monotonic()
-                    early = verdicts.before_login(test, app, control_passed, pkce_used)
+                    early = verdicts.before_login(test, app, judged)
                     if early is not None:
                         results.append(TestResult(test, early))
                         if progress:
@@ -205,18 +215,24 @@ def _run_tests(
                         _wait_for_jwks_refetch(app, every_login)
                     after = control.post("/_simulator/lie", json={"lie": test.lie}).json()["after"]
                     then = _follow_up(test, browser, professional, control)
-                    outcome = browser.login(professional, shots / f"{test.name}.png", then)
+                    try:
+                        outcome = browser.login(professional, shots / f"{test.name}.png", then)
+                    except AppUnreachable as exc:
+                        if not results:
+                            raise
+                        interrupted = f"the app stopped answering: {exc}"
+                        break
+                    finally:
+                        if test.kind == EXPIRY:  # later tokens must not be issued in the future
+                            control.post("/_simulator/clock", json={"reset": True})
                     entries = control.get("/_simulator/requests", params={"after": after}).json()
                     entries = entries["requests"]
                     every_login.append(entries)
+                    app_urls += [p["url"] for p in outcome.pages if p["url"].startswith(app_origin)]
+                    verdict = verdicts.judge(test, outcome, entries, app, judged)
                     if test.name == "honest-login":
                         honest = entries
-                        auths = verdicts.authorization_requests(entries)
-                        if auths:
-                            pkce_used = bool(verdicts.query(auths[0]).get("code_challenge"))
-                    verdict = verdicts.judge(test, outcome, entries, app, control_passed, pkce_used)
-                    if test.name == "honest-login":
-                        control_passed = verdict.status == verdicts.PASSED
+                        judged = verdicts.Control.of(verdict, entries)
                     if test.name == "honest-login-again" and verdict.status != verdicts.PASSED:
                         _void_refusals(results)
                     result = TestResult(
@@ -235,7 +251,7 @@ def _run_tests(
         if interrupted is None:
             for test in tests:
                 if test.kind == OBSERVE:
-                    verdict = verdicts.observe(test, honest, every_login, app)
+                    verdict = verdicts.observe(test, honest, every_login, app, app_urls)
                     result = TestResult(test, verdict, None, [], 0.0)
                     results.append(result)
                     if progress:
@@ -271,14 +287,16 @@ def _wait_for_jwks_refetch(app: AppProfile, every_login: list[list[dict]]) -> No
 
 
 def _void_refusals(results: list[TestResult]) -> None:
-    """The closing control failed: the app may have been refusing everything by then, so no
-    refusal before it counts as evidence."""
+    """The closing control failed: the app may have been refusing (or silent) for any reason by
+    then, so neither its refusals nor its silences before it count as evidence. Logging someone
+    in under a lie stays a failure: that is evidence whatever came after."""
     for r in results:
-        if r.test.kind == REJECT and r.verdict.status == verdicts.PASSED:
+        silent = r.verdict.reason.startswith(verdicts.NO_EVIDENCE)
+        if r.test.kind == REJECT and (r.verdict.status == verdicts.PASSED or silent):
             r.verdict = verdicts.Verdict(
                 verdicts.ERROR,
                 "not judged: the app refused the honest login after the lies "
-                "(honest-login-again), so this refusal may not be about the lie",
+                "(honest-login-again), so what it did here may not be about the lie",
                 r.verdict.level,
             )
 

@@ -20,6 +20,7 @@ import jwt
 from psc_testkit import __version__
 from psc_testkit.client.evidence import Redactor
 from psc_testkit.conformance.certification import RP_KIND, SigningKey, _canonical, sign, source_hash
+from psc_testkit.rp.app_profile import AppProfile
 from psc_testkit.rp.engine import RunResult, TestResult, run_verdict, summary_counts
 from psc_testkit.rp.verdicts import is_token_request, token_response
 
@@ -28,49 +29,59 @@ FORMAT = 1
 MAX_BODY = 2000
 
 
+def new_redactor(app: AppProfile) -> Redactor:
+    redact = Redactor()
+    redact.keep(app.client_id)
+    if app.client_secret:
+        redact.add(app.client_secret)
+    return redact
+
+
 def redactor_for(run: RunResult) -> Redactor:
     """A redactor that knows every secret and personal datum of the run."""
-    redact = Redactor()
-    redact.keep(run.app.client_id)
-    if run.app.client_secret:
-        redact.add(run.app.client_secret)
+    redact = new_redactor(run.app)
     for value in run.professional.values():
         if isinstance(value, str) and value:
             redact.add(value, kind="personal", credential=False)
     for result in run.results:
-        for e in result.entries:
-            redact.learn_query(e.get("query", ""))
-            redact.learn_query(e.get("body", ""))
-            for name, value in e.get("headers", {}).items():
-                redact.learn_header(name, value)
-            if "location" in e:
-                redact.learn_url(e["location"])
-            response = e.get("response")
-            if response:
-                try:
-                    redact.learn_json(json.loads(response))
-                except ValueError:
-                    redact.learn_text(response)
-        if result.outcome is not None:
-            for page in result.outcome.pages:
-                redact.learn_url(page["url"])
+        learn(redact, result)
     return redact
+
+
+def learn(redact: Redactor, result: TestResult) -> None:
+    """Learn the secrets and personal data of one test's exchanges and pages."""
+    for e in result.entries:
+        redact.learn_query(e.get("query", ""))
+        redact.learn_query(e.get("body", ""))
+        for name, value in e.get("headers", {}).items():
+            redact.learn_header(name, value)
+        if "location" in e:
+            redact.learn_url(e["location"])
+        response = e.get("response")
+        if response:
+            try:
+                redact.learn_json(json.loads(response))
+            except ValueError:
+                redact.learn_text(response)
+    if result.outcome is not None:
+        for page in result.outcome.pages:
+            redact.learn_url(page["url"])
 
 
 def _exchange(e: dict, redact: Redactor) -> str:
     target = e["path"] + (f"?{e['query']}" if e.get("query") else "")
-    lines = [f"→ {e['method']} {e['host']} {target}"]
+    lines = [f"→ {e['method']} {e['host']} {redact.cut(target, MAX_BODY)}"]
     for name, value in e.get("headers", {}).items():
-        lines.append(f"  {name}: {value}")
+        lines.append(f"  {name}: {redact.cut(value, MAX_BODY)}")
     if e.get("body"):
-        lines.append(f"  {e['body'][:MAX_BODY]}")
+        lines.append(f"  {redact.cut(e['body'], MAX_BODY)}")
     answer = f"← {e.get('status', '?')}"
     if "location" in e:
-        answer += f" Location: {e['location']}"
+        answer += f" Location: {redact.cut(e['location'], MAX_BODY)}"
     lines.append(answer)
     if e.get("response"):
-        lines.append(f"  {e['response'][:MAX_BODY]}")
-    return redact("\n".join(lines))
+        lines.append(f"  {redact.cut(e['response'], MAX_BODY)}")
+    return "\n".join(lines)
 
 
 def _tokens(result: TestResult, redact: Redactor) -> list[dict]:

@@ -1,7 +1,8 @@
 """From what the app showed (browser.Outcome) and what it sent (the simulator's request log) to a
 verdict, on positive evidence only: silence, a hang or a crash never passes.
 
-Verdicts: PASSED; FAILED (a MUST not met); WARNED (a SHOULD not met); NOT APPLICABLE (the app's
+Verdicts: PASSED; FAILED (a MUST not met); WARNED (a SHOULD not met); NOTED (a MAY not taken:
+counted nowhere); NOT APPLICABLE (the app's
 registration or design leaves nothing to test, said why); ERROR (the test could not judge:
 the login could not be run, the lie was never delivered, or the positive control failed).
 """
@@ -12,20 +13,22 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from psc_testkit.rp.app_profile import AppProfile
 from psc_testkit.rp.browser import Outcome
 from psc_testkit.rp.plan import ACCEPT, EXPIRY, LOGOUT, MUST, REJECT, SHOULD, RpTest
 from psc_testkit.simulator import lies
 
-PASSED, FAILED, WARNED, NOT_APPLICABLE, ERROR = (
+PASSED, FAILED, WARNED, NOTED, NOT_APPLICABLE, ERROR = (
     "PASSED",
     "FAILED",
     "WARNED",
+    "NOTED",
     "NOT APPLICABLE",
     "ERROR",
 )
+NO_EVIDENCE = "no evidence of rejection"
 TOKEN_PATH = "/protocol/openid-connect/token"
 USERINFO_PATH = "/protocol/openid-connect/userinfo"
 LOGOUT_PATH = "/protocol/openid-connect/logout"
@@ -42,7 +45,31 @@ class Verdict:
 
 
 def _fail(level: str, reason: str, notes: list[str] | None = None) -> Verdict:
-    return Verdict(FAILED if level == MUST else WARNED, reason, level, notes or [])
+    status = {MUST: FAILED, SHOULD: WARNED}.get(level, NOTED)
+    return Verdict(status, reason, level, notes or [])
+
+
+@dataclass
+class Control:
+    """What the honest login showed: whether it passed, its authorization request, and whether
+    the app called UserInfo (what later tests are judged against)."""
+
+    passed: bool | None = None
+    auth: dict[str, str] = field(default_factory=dict)
+    userinfo: bool = False
+
+    @property
+    def pkce(self) -> bool | None:
+        return bool(self.auth.get("code_challenge")) if self.passed is not None else None
+
+    @classmethod
+    def of(cls, verdict: Verdict, entries: list[dict]) -> Control:
+        auths = authorization_requests(entries)
+        return cls(
+            verdict.status == PASSED,
+            query(auths[0]) if auths else {},
+            any(is_userinfo(e) for e in entries),
+        )
 
 
 # Reading the log --------------------------------------------------------------------------------
@@ -133,18 +160,20 @@ def level_of(test: RpTest, pkce_used: bool | None) -> str:
     return test.level
 
 
-def before_login(
-    test: RpTest, app: AppProfile, control_passed: bool | None, pkce_used: bool | None
-) -> Verdict | None:
+def before_login(test: RpTest, app: AppProfile, control: Control) -> Verdict | None:
     """A verdict that needs no login: the test does not apply, or cannot prove anything."""
-    level = level_of(test, pkce_used)
+    level = level_of(test, control.pkce)
     if test.needs_signed_userinfo and not app.userinfo_signed:
         return Verdict(NOT_APPLICABLE, "the client is not registered for signed UserInfo", level)
     if test.needs_secret and not app.client_secret:
         return Verdict(NOT_APPLICABLE, "the client has no secret to MAC with", level)
     if test.kind == LOGOUT and (not app.logout_steps or app.logged_out is None):
         return Verdict(NOT_APPLICABLE, "the app profile describes no logout ([logout])", level)
-    if test.kind == REJECT and control_passed is False:
+    if test.needs_sent and control.passed and not control.auth.get(test.needs_sent):
+        return Verdict(
+            NOT_APPLICABLE, f"the app sends no {test.needs_sent}: nothing to lie about", level
+        )
+    if test.kind == REJECT and control.passed is False:
         return Verdict(
             ERROR,
             "not run: the app does not accept an honest login, so a refusal would prove nothing",
@@ -154,14 +183,9 @@ def before_login(
 
 
 def judge(
-    test: RpTest,
-    outcome: Outcome,
-    entries: list[dict],
-    app: AppProfile,
-    control_passed: bool | None,
-    pkce_used: bool | None,
+    test: RpTest, outcome: Outcome, entries: list[dict], app: AppProfile, control: Control
 ) -> Verdict:
-    level = level_of(test, pkce_used)
+    level = level_of(test, control.pkce)
     if not outcome.reached_login:
         return Verdict(ERROR, outcome.problem or "the login could not be started", level)
     if test.kind == ACCEPT:
@@ -171,7 +195,7 @@ def judge(
             return Verdict(ERROR, f"the login did not complete ({_shown(outcome)})", level)
         judge_after = _judge_logout if test.kind == LOGOUT else _judge_expiry
         return judge_after(outcome, entries, app, level)
-    return _judge_reject(test, outcome, entries, level)
+    return _judge_reject(test, outcome, entries, level, control)
 
 
 def _shown(outcome: Outcome) -> str:
@@ -194,11 +218,13 @@ def _judge_accept(test: RpTest, outcome: Outcome, entries: list[dict], level: st
     return _fail(level, f"no evidence of a login: neither marker showed ({_shown(outcome)})")
 
 
-def _judge_reject(test: RpTest, outcome: Outcome, entries: list[dict], level: str) -> Verdict:
+def _judge_reject(
+    test: RpTest, outcome: Outcome, entries: list[dict], level: str, control: Control
+) -> Verdict:
     notes: list[str] = []
     if not delivered(test, entries):
         channel = lies.get(test.lie).channel if test.lie else ""
-        if channel == lies.USERINFO and not any(is_userinfo(e) for e in entries):
+        if channel == lies.USERINFO and not control.userinfo:
             return Verdict(NOT_APPLICABLE, "the app does not call UserInfo", level)
         what = {lies.USERINFO: "call UserInfo", lies.CALLBACK: "reach its callback"}
         return Verdict(
@@ -221,7 +247,12 @@ def _judge_reject(test: RpTest, outcome: Outcome, entries: list[dict], level: st
             if is_token_request(e) and e.get("lie") == test.lie:
                 id_token = token_response(e).get("id_token")
                 if id_token:
-                    reused = [x for x in _carrying(id_token, entries, e["seq"])]
+                    # Not as the id_token_hint of a logout: ending the session is no use of it.
+                    reused = [
+                        x
+                        for x in _carrying(id_token, entries, e["seq"])
+                        if not x["path"].endswith(LOGOUT_PATH)
+                    ]
                     if reused:
                         return _fail(
                             level,
@@ -242,15 +273,15 @@ def _judge_reject(test: RpTest, outcome: Outcome, entries: list[dict], level: st
         return _fail(level, f"the app logged {who} in ({_shown(outcome)})", notes)
     if outcome.rejected:
         return Verdict(PASSED, "the app showed its rejection marker, and no session", level, notes)
-    return _fail(
-        level,
-        f"no evidence of rejection: neither marker showed ({_shown(outcome)})",
-        notes,
-    )
+    return _fail(level, f"{NO_EVIDENCE}: neither marker showed ({_shown(outcome)})", notes)
 
 
 def _judge_logout(outcome: Outcome, entries: list[dict], app: AppProfile, level: str) -> Verdict:
-    issued = [token_response(e).get("id_token") for e in entries if is_token_request(e)]
+    if outcome.problem:
+        return Verdict(ERROR, outcome.problem, level)
+    issued = [
+        t for e in entries if is_token_request(e) and (t := token_response(e).get("id_token"))
+    ]
     ends = [e for e in entries if e["path"].endswith(LOGOUT_PATH)]
     if not ends:
         return _fail(
@@ -295,6 +326,7 @@ def _judge_expiry(outcome: Outcome, entries: list[dict], app: AppProfile, level:
 # Observations of the honest logins --------------------------------------------------------------
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _B64 = re.compile(r"[A-Za-z0-9_\-]+")
 
 
@@ -302,6 +334,8 @@ def entropy_bits(value: str) -> float:
     """A generous estimate of a random string's entropy from its alphabet and length."""
     if not value:
         return 0.0
+    if _UUID.fullmatch(value):
+        return 122.0  # a version 4 UUID holds 122 random bits, whatever its length
     if _HEX.fullmatch(value):
         alphabet = 16
     elif _B64.fullmatch(value):
@@ -312,7 +346,11 @@ def entropy_bits(value: str) -> float:
 
 
 def observe(
-    test: RpTest, honest: list[dict], every_login: list[list[dict]], app: AppProfile
+    test: RpTest,
+    honest: list[dict],
+    every_login: list[list[dict]],
+    app: AppProfile,
+    app_urls: list[str] | None = None,
 ) -> Verdict:
     """The `observe` tests, from the honest login's log (and every login's, for freshness)."""
     level = test.level
@@ -376,18 +414,21 @@ def observe(
         if not tokens:
             return Verdict(ERROR, "the honest login made no token request", level)
         header = tokens[0].get("headers", {}).get("authorization", "")
-        used = (
-            "client_secret_basic"
-            if header.lower().startswith("basic ")
-            else "client_secret_post"
-            if "client_secret" in token_form
-            else "private_key_jwt"
-            if "client_assertion" in token_form
-            else "none"
-        )
-        return _observed(used == app.auth_method, level, f"{used} (registered: {app.auth_method})")
+        used = [
+            method
+            for method, sent in (
+                ("client_secret_basic", header.lower().startswith("basic ")),
+                ("client_secret_post", "client_secret" in token_form),
+                ("private_key_jwt", "client_assertion" in token_form),
+            )
+            if sent
+        ] or ["none"]
+        if len(used) > 1:
+            return _fail(MUST, f"{' and '.join(used)} in one request")
+        ok = used[0] == app.auth_method
+        return _observed(ok, level if ok else SHOULD, f"{used[0]} (registered: {app.auth_method})")
     if name == "sends-no-token-in-urls":
-        return _no_token_in_urls(honest, every_login, level)
+        return _no_token_in_urls(honest, every_login, level, app_urls or [])
     if name == "userinfo-with-bearer-header":
         calls = [e for e in honest if is_userinfo(e)]
         if not calls:
@@ -404,7 +445,9 @@ def _observed(ok: bool, level: str, actual: str) -> Verdict:
     return Verdict(PASSED, actual, level) if ok else _fail(level, actual)
 
 
-def _no_token_in_urls(honest: list[dict], every_login: list[list[dict]], level: str) -> Verdict:
+def _no_token_in_urls(
+    honest: list[dict], every_login: list[list[dict]], level: str, app_urls: list[str]
+) -> Verdict:
     issued: set[str] = set()
     logins = every_login or [honest]
     for login in logins:
@@ -423,4 +466,10 @@ def _no_token_in_urls(honest: list[dict], every_login: list[list[dict]], level: 
                 t in e.get("query", "") for t in issued
             ):
                 return _fail(level, f"a token in the URL of {e['method']} {e['path']}")
-    return Verdict(PASSED, f"no token in {sum(map(len, logins))} request URLs", level)
+    # The app's own pages, as the browser loaded them (a redirect to /home?access_token=...).
+    for url in app_urls:
+        names = set(dict(parse_qsl(urlsplit(url).query)))
+        if names & {"access_token", "id_token", "refresh_token"} or any(t in url for t in issued):
+            return _fail(level, f"a token in the URL of the app's page {urlsplit(url).path}")
+    checked = sum(map(len, logins)) + len(app_urls)
+    return Verdict(PASSED, f"no token in {checked} request and page URLs", level)

@@ -2,7 +2,8 @@
 
 GET  /_simulator/users?offset=&limit=      test professionals (idNat, names, professions, modes)
 POST /_simulator/clock    {"advance": s}    move the provider's clock forward (0 ≤ s, finite,
-                                             a century in all at most)
+                                             a century in all at most); {"reset": true}: back
+                                             to real time
 POST /_simulator/phone    {"login_hint": idNat, "decision": "approve"|"deny"|"ignore"}
 POST /_simulator/rotate-keys                 new signing key; the old one stays in the JWKS
 GET  /_simulator/defects                     the defects this instance runs with
@@ -73,6 +74,9 @@ def routes(p: Provider) -> list[Route]:
         data = await body_json(request)
         if data is None:
             return bad("the body must be a JSON object")
+        if data.get("reset") is True:
+            p.clock.reset()
+            return JSONResponse({"offset": p.clock.offset, "now": p.now()})
         try:
             p.clock.advance(data.get("advance", 0))
         except ValueError as exc:

@@ -61,7 +61,7 @@ def record_requests(
             "host": "wallet" if server and server[1] == wallet_port else "issuer",
             "method": scope["method"],
             "path": scope["path"],
-            "query": scope.get("query_string", b"").decode("latin-1"),
+            "query": _text([scope.get("query_string", b"")]),
             "headers": {name: headers[name] for name in HEADERS if name in headers},
             "cookie": "cookie" in headers,
             "lie": lie_of(),
