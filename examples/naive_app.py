@@ -55,6 +55,8 @@ SWITCHES = (
     "userinfo-sub",  # does not compare UserInfo's sub with the ID token's
     "pkce",  # sends no PKCE
     "token-in-query",  # sends the access token to UserInfo in the URL, not in a Bearer header
+    "first-exercice",  # shows the first exercice PSC lists, not one chosen by a stable rule
+    "claims-required",  # assumes SubjectRefPro is always there (the home page then crashes)
 )
 SCOPE = "openid scope_all"
 ACR_LEVELS = ("eidas1", "eidas2", "eidas3")  # lowest first; anything else is below eidas1
@@ -219,7 +221,7 @@ async def finish_login(params, login: dict | None) -> dict:
     same = "sub" not in claims or info.get("sub") == claims["sub"]
     check(same, "UserInfo is about someone else", "userinfo-sub")
     names = f"{info.get('given_name', '')} {info.get('family_name', '')}"
-    return {"name": names, "id_token": tokens["id_token"]}
+    return {"name": names, "id_token": tokens["id_token"], "ref_pro": info.get("SubjectRefPro")}
 
 
 def session(request: Request) -> dict:
@@ -233,11 +235,26 @@ def page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status)
 
 
+def profession(user: dict) -> str:
+    """The profession shown beside the name. PSC's sectoral claims may be absent (fact sheet
+    §3.3), and a professional may have several exercices, in no guaranteed order: the lowest
+    profession code is a stable choice."""
+    if "claims-required" in SKIP:
+        exercices = user["ref_pro"]["exercices"]  # a TypeError without SubjectRefPro
+    else:
+        exercices = (user["ref_pro"] or {}).get("exercices") or []
+    if not exercices:
+        return "(sans exercice)"
+    if "first-exercice" not in SKIP:
+        exercices = sorted(exercices, key=lambda e: str(e.get("codeProfession")))
+    return f"(profession {exercices[0].get('codeProfession')})"
+
+
 async def home(request: Request) -> HTMLResponse:
     user = session(request).get("user")
     if user is None:
         return page('<a id="psc-login" href="/login">Se connecter avec Pro Santé Connect</a>')
-    who = f'<p id="who">{escape(user["name"])}</p>'
+    who = f'<p id="who">{escape(user["name"])} {escape(profession(user))}</p>'
     return page(f'{who}<a id="logout" href="/logout">Se déconnecter</a>')
 
 

@@ -41,6 +41,8 @@ CAUGHT_BY = {
     "acr": ("refuses-acr-below-requested", "refuses-missing-acr"),
     "userinfo-sub": ("refuses-userinfo-of-another-sub", "refuses-userinfo-of-another-professional"),
     "pkce": ("sends-pkce-s256",),
+    "first-exercice": ("same-exercice-whatever-the-order",),
+    "claims-required": ("copes-without-subjectrefpro",),
     "token-in-query": ("honest-login", "honest-login-again", "userinfo-with-bearer-header"),
 }
 # A test run beside a switch's own to show that it breaks nothing else (it goes through the

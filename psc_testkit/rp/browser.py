@@ -51,6 +51,7 @@ class Outcome:
     # After a follow-up (logout, a page reloaded once the token expired): what showed then.
     followed: bool = False
     logged_out: bool = False
+    shown: str = ""  # the logged-in marker's text (or the page's, for a text marker)
 
 
 def chromium_path() -> str | None:
@@ -68,6 +69,7 @@ class AppBrowser:
         self.ca_file = Path(ca_file) if ca_file else None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+        self.shown = ""  # what the logged-in marker last showed
 
     def __enter__(self) -> AppBrowser:
         from playwright.sync_api import sync_playwright
@@ -210,6 +212,7 @@ class AppBrowser:
         else:
             state = held or (False, False, False)
         outcome.logged_in, outcome.logged_in_as_expected, outcome.rejected = state
+        outcome.shown = self.shown if outcome.logged_in else ""
         outcome.waited = round(time.monotonic() - start, 2)
 
     def _markers(self, page: Page, expected: str, status: int | None) -> tuple[bool, bool, bool]:
@@ -226,11 +229,16 @@ class AppBrowser:
             status_ok = m.status is None or status == m.status
             if m.selector:
                 logged = status_ok and _visible(page, m.selector)
-                as_expected = logged and expected in page.locator(m.selector).first.inner_text(
-                    timeout=READ_TIMEOUT
+                shown = (
+                    page.locator(m.selector).first.inner_text(timeout=READ_TIMEOUT)
+                    if logged
+                    else ""
                 )
+                as_expected = logged and expected in shown
+                self.shown = shown
             else:  # a text marker: only the expected professional's text counts
                 logged = as_expected = status_ok and bool(expected) and expected in text
+                self.shown = text
             rejected = holds(page, self.app.rejected, text, status)
         except PlaywrightError:  # navigating, or too busy to answer: look again
             return (False, False, False)

@@ -195,7 +195,7 @@ def _run_tests(
     results: list[TestResult] = []
     interrupted = None
     with control:
-        professional = control.get("/_simulator/users", params={"limit": 1}).json()["users"][0]
+        professional = _professional(control)
         logins = [t for t in tests if t.kind != OBSERVE]
         honest: list[dict] = []
         every_login: list[list[dict]] = []
@@ -232,7 +232,7 @@ def _run_tests(
                     verdict = verdicts.judge(test, outcome, entries, app, judged)
                     if test.name == "honest-login":
                         honest = entries
-                        judged = verdicts.Control.of(verdict, entries)
+                        judged = verdicts.Control.of(verdict, entries, outcome)
                     if test.name == "honest-login-again" and verdict.status != verdicts.PASSED:
                         _void_refusals(results)
                     result = TestResult(
@@ -259,6 +259,13 @@ def _run_tests(
     order = {t.name: i for i, t in enumerate(tests)}
     results.sort(key=lambda r: order[r.test.name])
     return results, professional, interrupted
+
+
+def _professional(control: httpx.Client) -> dict:
+    """The test professional of the run: one with two exercices (professions), so that the
+    order of exercices can be put to the test, else the first one."""
+    users = control.get("/_simulator/users", params={"limit": 2000}).json()["users"]
+    return next((u for u in users if len(u["professions"]) >= 2), users[0])
 
 
 def _follow_up(test: RpTest, browser: AppBrowser, professional: dict, control: httpx.Client):

@@ -23,6 +23,8 @@ from psc_testkit.simulator import lies
 
 ACCEPT, REJECT, OBSERVE = "accept", "reject", "observe"
 LOGOUT, EXPIRY = "logout", "expiry"  # a login, then the app's logout / the token's expiry
+COPES = "copes"  # an unusual but valid answer: logging in or refusing with the marker both pass
+SAME = "same"  # the same page as after the honest login, though PSC answered in another order
 MUST, SHOULD, MAY = "MUST", "SHOULD", "MAY"
 
 S_3137 = "OpenID Connect Core 1.0 §3.1.3.7 (ID Token Validation)"
@@ -253,6 +255,21 @@ PLAN: tuple[RpTest, ...] = (
        "If the response was signed, the Client SHOULD validate the signature according to JWS.",
        "OpenID Connect Core 1.0 §5.3.4", "userinfo-signed-bad-signature",
        needs_signed_userinfo=True),
+    # PSC's sectoral claims.
+    _t("copes-without-subjectrefpro", "PSC-CLAIMS-OPTIONAL", SHOULD, COPES,
+       "copes with a professional without SubjectRefPro: logs them in, or refuses with its "
+       "error page, never a crash or silence",
+       "Always present: sub, SubjectNameID, preferred_username, given_name, family_name. "
+       "Optional or possibly empty: everything else.",
+       "PSC fact sheet §3.3 (no normative list exists; observed payloads)",
+       lies.NO_SUBJECT_REF_PRO),
+    _t("same-exercice-whatever-the-order", "PSC-EXERCICES", SHOULD, SAME,
+       "shows the same situation when PSC lists the professional's exercices in another order",
+       "exercices and activities may contain 0..n entries.",
+       "PSC fact sheet §3.2, §3.3: an app lets the user choose, or picks deterministically",
+       lies.EXERCICES_REORDERED,
+       note="Judged on the logged-in marker's text, with a professional of two exercices: an "
+       "app that shows no exercice passes, since it cannot depend on their order."),
     # The positive control again: an app that stopped accepting honest logins on the way (a
     # key it can no longer verify, a crash) would refuse every lie for the wrong reason.
     _t("honest-login-again", "OIDCC-3.1.3.7", MUST, ACCEPT,

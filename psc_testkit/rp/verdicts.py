@@ -17,7 +17,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 from psc_testkit.rp.app_profile import AppProfile
 from psc_testkit.rp.browser import Outcome
-from psc_testkit.rp.plan import ACCEPT, EXPIRY, LOGOUT, MUST, REJECT, SHOULD, RpTest
+from psc_testkit.rp.plan import (
+    ACCEPT,
+    COPES,
+    EXPIRY,
+    LOGOUT,
+    MUST,
+    REJECT,
+    SAME,
+    SHOULD,
+    RpTest,
+)
 from psc_testkit.simulator import lies
 
 PASSED, FAILED, WARNED, NOTED, NOT_APPLICABLE, ERROR = (
@@ -57,18 +67,20 @@ class Control:
     passed: bool | None = None
     auth: dict[str, str] = field(default_factory=dict)
     userinfo: bool = False
+    shown: str = ""  # the logged-in marker's text after the honest login
 
     @property
     def pkce(self) -> bool | None:
         return bool(self.auth.get("code_challenge")) if self.passed is not None else None
 
     @classmethod
-    def of(cls, verdict: Verdict, entries: list[dict]) -> Control:
+    def of(cls, verdict: Verdict, entries: list[dict], outcome: Outcome) -> Control:
         auths = authorization_requests(entries)
         return cls(
             verdict.status == PASSED,
             query(auths[0]) if auths else {},
             any(is_userinfo(e) for e in entries),
+            outcome.shown,
         )
 
 
@@ -190,6 +202,8 @@ def judge(
         return Verdict(ERROR, outcome.problem or "the login could not be started", level)
     if test.kind == ACCEPT:
         return _judge_accept(test, outcome, entries, level)
+    if test.kind in (COPES, SAME):
+        return _judge_variant(test, outcome, entries, level, control)
     if test.kind in (LOGOUT, EXPIRY):
         if not outcome.followed:
             return Verdict(ERROR, f"the login did not complete ({_shown(outcome)})", level)
@@ -274,6 +288,32 @@ def _judge_reject(
     if outcome.rejected:
         return Verdict(PASSED, "the app showed its rejection marker, and no session", level, notes)
     return _fail(level, f"{NO_EVIDENCE}: neither marker showed ({_shown(outcome)})", notes)
+
+
+def _judge_variant(
+    test: RpTest, outcome: Outcome, entries: list[dict], level: str, control: Control
+) -> Verdict:
+    """A compliant answer the app may not expect: it must cope (COPES), or show the same as
+    after the honest login (SAME)."""
+    if not delivered(test, entries):
+        if not control.userinfo:
+            return Verdict(NOT_APPLICABLE, "the app does not call UserInfo", level)
+        return Verdict(ERROR, f"the app did not call UserInfo this time ({_shown(outcome)})", level)
+    if test.kind == COPES:
+        if outcome.logged_in_as_expected and not outcome.rejected:
+            return Verdict(PASSED, "it logged the professional in", level)
+        if outcome.rejected and not outcome.logged_in:
+            return Verdict(PASSED, "it refused the login with its rejection marker", level)
+        return _fail(level, f"no evidence it copes: neither marker alone ({_shown(outcome)})")
+    if not outcome.logged_in_as_expected:
+        return _fail(level, f"the professional was not shown logged in ({_shown(outcome)})")
+    if outcome.shown != control.shown:
+        return _fail(
+            level,
+            "the logged-in page differs from the honest login's: the app picks "
+            "an exercice by its position in the list",
+        )
+    return Verdict(PASSED, "the same logged-in page as after the honest login", level)
 
 
 def _judge_logout(outcome: Outcome, entries: list[dict], app: AppProfile, level: str) -> Verdict:

@@ -32,6 +32,8 @@ STATE_WRONG = "callback-state-wrong"
 ACCESS_DENIED = "callback-access-denied"
 CODE_OF_ANOTHER_CLIENT = "callback-code-of-another-client"
 USERINFO_OTHER = "userinfo-other-professional"
+NO_SUBJECT_REF_PRO = "userinfo-without-subjectrefpro"
+EXERCICES_REORDERED = "userinfo-exercices-reordered"
 # The client the code-of-another-client lie binds a code to (registered by `--rp`).
 OTHER_CLIENT = "psc-testkit-rp-other-client"
 
@@ -96,6 +98,10 @@ _ALL = [
     _l("userinfo-sub-mismatch", USERINFO, "UserInfo's sub is not the ID token's",
        "userinfo-sub-mismatch"),
     _l(USERINFO_OTHER, USERINFO, "UserInfo describes another professional, sub included"),
+    _l(NO_SUBJECT_REF_PRO, USERINFO,
+       "UserInfo without SubjectRefPro (PSC's sectoral claims may be absent, fact sheet §3.3)"),
+    _l(EXERCICES_REORDERED, USERINFO,
+       "UserInfo lists the professional's exercices in the reverse order (a compliant answer)"),
     _l("userinfo-signed-bad-signature", USERINFO,
        "signed UserInfo whose signature does not verify (clients registered for it)",
        "signed-userinfo-bad-signature"),

@@ -187,6 +187,11 @@ def routes(p: Provider, oidc_path: str) -> list[Route]:
             user = others[1] if others[0].id_nat == user.id_nat else others[0]
         claims = psc_claims.userinfo(user, session.auth_mode, scope_all, extra)
         claims["sub"] = p.subject(session) if user is session.user else psc_claims.subject(user)
+        if p.lie == lies.NO_SUBJECT_REF_PRO:
+            claims.pop("SubjectRefPro", None)
+        elif p.lie == lies.EXERCICES_REORDERED and isinstance(claims.get("SubjectRefPro"), dict):
+            ref = claims["SubjectRefPro"]
+            claims["SubjectRefPro"] = {**ref, "exercices": list(reversed(ref["exercices"]))}
         d = p.defects
         if d:
             break_psc_claims(p, claims)
