@@ -125,20 +125,18 @@ def test_a_run_prints_each_verdict_and_writes_a_signed_report(tmp_path: Path) ->
     )
     assert lines[-1].startswith("RP certification of naive sample app (skipping nonce): FAILED")
     assert lines[-1].endswith("rp-report.json, signed")
+    # The terminal is redacted as the report is: no code, token or secret in clear.
+    assert not re.search(r"(code|state|access_token)=[^«&\s]", done.stdout)
+    assert "naive-secret-for-the-self-tests" not in done.stdout + done.stderr
     document = json.loads((reports / "rp-report.json").read_text())
     assert document["verdict"] == "FAILED" and document["signature"]["alg"] == "EdDSA"
-    verify = subprocess.run(
-        [
-            *CLI,
-            "verify-certification",
-            str(reports / "rp-report.json"),
-            "--public-key",
-            str(tmp_path / "pub.pem"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+
+    def verify_report() -> subprocess.CompletedProcess:
+        report, key = str(reports / "rp-report.json"), str(tmp_path / "pub.pem")
+        command = [*CLI, "verify-certification", report, "--public-key", key]
+        return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+
+    verify = verify_report()
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert (
         "verified: naive sample app (skipping nonce) test, as a PSC client: FAILED" in verify.stdout
@@ -146,18 +144,7 @@ def test_a_run_prints_each_verdict_and_writes_a_signed_report(tmp_path: Path) ->
     # Altered after signing: no longer verifies.
     document["tests"][1]["verdict"] = "PASSED"
     (reports / "rp-report.json").write_text(json.dumps(document))
-    verify = subprocess.run(
-        [
-            *CLI,
-            "verify-certification",
-            str(reports / "rp-report.json"),
-            "--public-key",
-            str(tmp_path / "pub.pem"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    verify = verify_report()
     assert verify.returncode == 1 and "altered" in verify.stdout
 
 

@@ -37,6 +37,7 @@ def test_expected_results_name_real_tests_with_reasons() -> None:
             assert verdict in ("FAILED", "WARNED", "NOTED", "ERROR") and len(reason) > 40
 
 
+@pytest.mark.timeout(600)  # the whole plan: about 40 logins in Chromium
 @pytest.mark.parametrize("library", sorted(APPS))
 def test_a_library_app_gets_its_expected_results(library: str, tmp_path: Path) -> None:
     command, client_id, refetch = APPS[library]

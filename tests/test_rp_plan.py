@@ -46,6 +46,7 @@ CAUGHT_BY = {
     "token-in-query": ("honest-login", "honest-login-again", "userinfo-with-bearer-header"),
 }
 
+
 @pytest.fixture(scope="module")
 def naive_sim():
     """One simulator for the module's runs: the naive app's client, always on the same port."""
@@ -65,6 +66,7 @@ def run(naive_sim, tmp_path: Path, skip: str = "", tests=None, **profile):
     return result, {r.test.name: r.verdict for r in result.results}, chosen
 
 
+@pytest.mark.timeout(600)  # the whole plan: about 40 logins in Chromium
 def test_the_clean_sample_passes_the_whole_plan(naive_sim, tmp_path: Path) -> None:
     result, verdicts, chosen = run(naive_sim, tmp_path)
     assert len(verdicts) == len(PLAN) >= 30
@@ -137,7 +139,7 @@ def test_an_app_that_refuses_everything_proves_nothing(naive_sim, tmp_path: Path
     )
     assert verdicts["honest-login"].status == FAILED
     assert verdicts["refuses-wrong-nonce"].status == ERROR
-    assert "a refusal would prove nothing" in verdicts["refuses-wrong-nonce"].reason
+    assert "would prove nothing" in verdicts["refuses-wrong-nonce"].reason
     assert run_verdict(result, len(chosen)) == ("FAILED", 1)
 
 

@@ -232,7 +232,9 @@ def _strings(table: dict, key: str, where: str) -> tuple[str, ...]:
 def _profile(path: Path, data: dict) -> AppProfile:
     app, login, client, logout = (_table(data, k) for k in ("app", "login", "client", "logout"))
     sim = _table(data, "simulator")
-    env = _table(app, "env")
+    env = app.get("env", {})
+    if not isinstance(env, dict):
+        raise AppProfileError("[app.env] must be a table")
     for key in ("client_secret", "client_secret_env", "client_id", "acr_values"):
         if client.get(key) is not None and not isinstance(client[key], str):
             raise AppProfileError(f"[client] {key} must be a string")
@@ -271,7 +273,7 @@ def _profile(path: Path, data: dict) -> AppProfile:
     if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
         raise AppProfileError("[app] command must be a list of strings")
     timeout = login.get("timeout", 10)
-    if not isinstance(timeout, int | float) or not 0 < timeout <= 300:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
         raise AppProfileError("[login] timeout must be a number of seconds in (0, 300]")
     return AppProfile(
         path=path,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from psc_testkit.client.drivers.chromium import launch_args
 from psc_testkit.rp.app_profile import AppProfile, Marker, fill
@@ -29,7 +30,7 @@ SETTLE = 0.2
 LOGIN_FORM = "form#login"
 # Bounds on each look into the page (ms).
 READ_TIMEOUT = 2000
-VISIBLE_TIMEOUT = 30
+VISIBLE_TIMEOUT = 100
 
 
 class AppUnreachable(Exception):
@@ -66,6 +67,8 @@ class AppBrowser:
     def __init__(self, app: AppProfile, wallet_origin: str, ca_file: str | None) -> None:
         self.app = app
         self.wallet_origin = wallet_origin
+        parts = urlsplit(app.start_url)
+        self.app_origin = f"{parts.scheme}://{parts.netloc}"  # the logged-out page is the app's
         self.ca_file = Path(ca_file) if ca_file else None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
@@ -141,6 +144,18 @@ class AppBrowser:
         except PlaywrightError as exc:
             raise AppUnreachable(f"{self.app.start_url}: {_line(exc)}") from None
         try:
+            # A marker already shown before any login tells nothing after it.
+            text = page.locator("body").inner_text(timeout=READ_TIMEOUT)
+            for name, marker in (
+                ("logged-in", self.app.logged_in),
+                ("rejection", self.app.rejected),
+            ):
+                if (marker.selector or marker.text) and holds(page, marker, text, None, False):
+                    outcome.problem = (
+                        f"the app's {name} marker shows before any login: give one the app "
+                        "shows only in that state"
+                    )
+                    return
             run_steps(page, self.app.steps)
             page.wait_for_selector(LOGIN_FORM)
         except PlaywrightError as exc:
@@ -158,7 +173,7 @@ class AppBrowser:
             deadline = time.monotonic() + self.app.timeout
             while time.monotonic() < deadline:
                 marker = self.app.logged_out
-                if not page.url.startswith(self.wallet_origin) and marker is not None:
+                if page.url.startswith(self.app_origin) and marker is not None:
                     text = page.locator("body").inner_text(timeout=READ_TIMEOUT)
                     if holds(page, marker, text, outcome.status):
                         outcome.logged_out = True
@@ -230,9 +245,7 @@ class AppBrowser:
             if m.selector:
                 logged = status_ok and _visible(page, m.selector)
                 shown = (
-                    page.locator(m.selector).first.inner_text(timeout=READ_TIMEOUT)
-                    if logged
-                    else ""
+                    _shown_one(page, m.selector).inner_text(timeout=READ_TIMEOUT) if logged else ""
                 )
                 as_expected = logged and expected in shown
                 self.shown = shown
@@ -245,21 +258,27 @@ class AppBrowser:
         return (logged, as_expected, rejected)
 
 
+def _shown_one(page: Page, selector: str):
+    """The first *visible* match: a hidden copy (a mobile menu, a template) comes first in many
+    layouts and must not hide the one shown."""
+    return page.locator(selector).filter(visible=True).first
+
+
 def _visible(page: Page, selector: str) -> bool:
     """Shown, not merely in the DOM (a hidden error block on every page is no marker)."""
     from playwright.sync_api import Error as PlaywrightError
 
     try:
-        page.locator(selector).first.wait_for(state="visible", timeout=VISIBLE_TIMEOUT)
+        _shown_one(page, selector).wait_for(state="visible", timeout=VISIBLE_TIMEOUT)
     except PlaywrightError:
         return False
     return True
 
 
-def holds(page: Page, m: Marker, text: str, status: int | None) -> bool:
+def holds(page: Page, m: Marker, text: str, status: int | None, with_status: bool = True) -> bool:
     """Every condition the marker gives holds: its selector visible, its text on the page, its
     status that of the page."""
-    if m.status is not None and status != m.status:
+    if with_status and m.status is not None and status != m.status:
         return False
     if m.text and m.text not in text:
         return False

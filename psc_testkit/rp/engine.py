@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from playwright.sync_api import Error as PlaywrightError
 
 from psc_testkit.child import die_with_parent
 from psc_testkit.rp import verdicts
@@ -45,6 +46,7 @@ class TestResult:
     outcome: Outcome | None = None
     entries: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    professional: dict = field(default_factory=dict)  # who logged in (for redaction)
 
 
 @dataclass
@@ -78,7 +80,7 @@ class AppProcess:
                 start_new_session=True,
                 preexec_fn=die_with_parent,
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL or "=" in the environment
             raise RpRunError(f"the app's command could not start: {exc}") from None
         finally:
             log.close()
@@ -96,6 +98,8 @@ class AppProcess:
                 if httpx.get(url, timeout=2, verify=_trust(verify)).status_code < 400:
                     return
                 last = "an error status"
+            except httpx.InvalidURL:
+                raise RpRunError(f"{url!r} is not a URL", 2) from None
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
             time.sleep(0.1)
@@ -196,6 +200,13 @@ def _run_tests(
     interrupted = None
     with control:
         professional = _professional(control)
+        if progress is not None:
+            shown = progress
+
+            def progress(result: TestResult) -> None:
+                result.professional = professional
+                shown(result)
+
         logins = [t for t in tests if t.kind != OBSERVE]
         honest: list[dict] = []
         every_login: list[list[dict]] = []
@@ -222,9 +233,13 @@ def _run_tests(
                             raise
                         interrupted = f"the app stopped answering: {exc}"
                         break
+                    except (PlaywrightError, httpx.HTTPError) as exc:
+                        interrupted = f"the run broke: {type(exc).__name__}: {_first_line(exc)}"
+                        break
                     finally:
                         if test.kind == EXPIRY:  # later tokens must not be issued in the future
-                            control.post("/_simulator/clock", json={"reset": True})
+                            with contextlib.suppress(httpx.HTTPError):
+                                control.post("/_simulator/clock", json={"reset": True})
                     entries = control.get("/_simulator/requests", params={"after": after}).json()
                     entries = entries["requests"]
                     every_login.append(entries)
@@ -232,7 +247,8 @@ def _run_tests(
                     verdict = verdicts.judge(test, outcome, entries, app, judged)
                     if test.name == "honest-login":
                         honest = entries
-                        judged = verdicts.Control.of(verdict, entries, outcome)
+                        exercices = len(professional["professions"])
+                        judged = verdicts.Control.of(verdict, entries, outcome, exercices)
                     if test.name == "honest-login-again" and verdict.status != verdicts.PASSED:
                         _void_refusals(results)
                     result = TestResult(
@@ -248,7 +264,7 @@ def _run_tests(
         finally:
             with contextlib.suppress(httpx.HTTPError):
                 control.post("/_simulator/lie", json={"lie": None})
-        if interrupted is None:
+        if honest:  # what the app sent is judged on the honest login, even if the run stopped
             for test in tests:
                 if test.kind == OBSERVE:
                     verdict = verdicts.observe(test, honest, every_login, app, app_urls)
@@ -259,6 +275,11 @@ def _run_tests(
     order = {t.name: i for i, t in enumerate(tests)}
     results.sort(key=lambda r: order[r.test.name])
     return results, professional, interrupted
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else ""
 
 
 def _professional(control: httpx.Client) -> dict:
@@ -298,8 +319,9 @@ def _void_refusals(results: list[TestResult]) -> None:
     then, so neither its refusals nor its silences before it count as evidence. Logging someone
     in under a lie stays a failure: that is evidence whatever came after."""
     for r in results:
-        silent = r.verdict.reason.startswith(verdicts.NO_EVIDENCE)
-        if r.test.kind == REJECT and (r.verdict.status == verdicts.PASSED or silent):
+        silent = verdicts.NEITHER in r.verdict.reason
+        refused = r.test.kind == REJECT and r.verdict.status == verdicts.PASSED
+        if r.test.kind != OBSERVE and r.test.name != "honest-login" and (refused or silent):
             r.verdict = verdicts.Verdict(
                 verdicts.ERROR,
                 "not judged: the app refused the honest login after the lies "

@@ -50,6 +50,9 @@ def redactor_for(run: RunResult) -> Redactor:
 
 def learn(redact: Redactor, result: TestResult) -> None:
     """Learn the secrets and personal data of one test's exchanges and pages."""
+    for value in result.professional.values():
+        if isinstance(value, str) and value:
+            redact.add(value, kind="personal", credential=False)
     for e in result.entries:
         redact.learn_query(e.get("query", ""))
         redact.learn_query(e.get("body", ""))

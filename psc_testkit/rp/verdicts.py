@@ -23,7 +23,6 @@ from psc_testkit.rp.plan import (
     EXPIRY,
     LOGOUT,
     MUST,
-    REJECT,
     SAME,
     SHOULD,
     RpTest,
@@ -39,6 +38,7 @@ PASSED, FAILED, WARNED, NOTED, NOT_APPLICABLE, ERROR = (
     "ERROR",
 )
 NO_EVIDENCE = "no evidence of rejection"
+NEITHER = "neither marker"  # in the reason of every verdict given on silence
 TOKEN_PATH = "/protocol/openid-connect/token"
 USERINFO_PATH = "/protocol/openid-connect/userinfo"
 LOGOUT_PATH = "/protocol/openid-connect/logout"
@@ -68,19 +68,21 @@ class Control:
     auth: dict[str, str] = field(default_factory=dict)
     userinfo: bool = False
     shown: str = ""  # the logged-in marker's text after the honest login
+    exercices: int = 2  # how many the run's professional has
 
     @property
     def pkce(self) -> bool | None:
         return bool(self.auth.get("code_challenge")) if self.passed is not None else None
 
     @classmethod
-    def of(cls, verdict: Verdict, entries: list[dict], outcome: Outcome) -> Control:
+    def of(cls, verdict: Verdict, entries: list[dict], outcome: Outcome, exercices: int) -> Control:
         auths = authorization_requests(entries)
         return cls(
             verdict.status == PASSED,
             query(auths[0]) if auths else {},
             any(is_userinfo(e) for e in entries),
             outcome.shown,
+            exercices,
         )
 
 
@@ -185,10 +187,18 @@ def before_login(test: RpTest, app: AppProfile, control: Control) -> Verdict | N
         return Verdict(
             NOT_APPLICABLE, f"the app sends no {test.needs_sent}: nothing to lie about", level
         )
-    if test.kind == REJECT and control.passed is False:
+    if test.kind == SAME and (control.exercices < 2 or not app.logged_in.selector):
+        why = (
+            "no test professional has two exercices"
+            if control.exercices < 2
+            else ("the logged-in marker has no selector whose text could be compared")
+        )
+        return Verdict(NOT_APPLICABLE, why, level)
+    if control.passed is False and test.name != "honest-login-again":
         return Verdict(
             ERROR,
-            "not run: the app does not accept an honest login, so a refusal would prove nothing",
+            "not run: the app does not accept an honest login, so what it does here would "
+            "prove nothing",
             level,
         )
     return None
