@@ -117,18 +117,18 @@ def test_introspection_returns_the_psc_fields(professionals):
 @pytest.mark.requirement("PSC-LIFETIME", "SHOULD")
 def test_access_token_lives_120_seconds(professionals):
     """PSC-LIFETIME SHOULD. PSC access tokens live 120 s ("durée de validité limitée à 2
-    minutes"; exp - iat = 120 in real BAS tokens)."""
-    found = per_professional(
-        professionals,
-        lambda p: (
-            [
-                f"expires_in {p.tokens.get('expires_in')}, exp-iat "
-                f"{p.access_token.get('exp', 0) - p.access_token.get('iat', 0)}"
-            ]
-            if p.tokens.get("expires_in") != 120
-            else []
-        ),
-    )
+    minutes"; exp - iat = 120 in real BAS tokens). expires_in may read 119: a provider counts it
+    when it answers, a moment after iat (Keycloak rounds it down under load)."""
+
+    def lifetime(p) -> list[str]:
+        claims = p.access_token
+        lives = claims["exp"] - claims["iat"] if "exp" in claims and "iat" in claims else None
+        expires_in = p.tokens.get("expires_in")
+        if expires_in in (119, 120) and lives in (None, 120):
+            return []
+        return [f"expires_in {expires_in}, exp-iat {lives if lives is not None else 'unknown'}"]
+
+    found = per_professional(professionals, lifetime)
     expect(not found, "expires_in 120", found)
 
 
