@@ -5,7 +5,6 @@ through the app in a fresh browser, read what the app sent, and judge."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import ssl
@@ -24,7 +23,7 @@ from psc_testkit.child import die_with_parent
 from psc_testkit.rp import verdicts
 from psc_testkit.rp.app_profile import AppProfile
 from psc_testkit.rp.browser import AppBrowser, AppUnreachable, Outcome
-from psc_testkit.rp.plan import ACCEPT, EXPIRY, LOGOUT, OBSERVE, REJECT, RpTest
+from psc_testkit.rp.plan import EXPIRY, LOGOUT, OBSERVE, REJECT, RpTest
 from psc_testkit.simulator.lies import KEY_ROTATED
 from psc_testkit.simulator.process import SimulatorProcess, SimulatorStartError
 
@@ -346,10 +345,3 @@ def run_verdict(run: RunResult, planned: int) -> tuple[str, int]:
     if run.interrupted or verdicts.ERROR in statuses or len(statuses) < planned:
         return "INCOMPLETE", 4
     return "PASSED", 0
-
-
-def dumps(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)
-
-
-ACCEPT_KIND = ACCEPT  # re-exported for the report
