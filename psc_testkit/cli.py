@@ -7,6 +7,29 @@ import sys
 from pathlib import Path
 
 DEFAULT_PROFILE = Path("targets/simulator.toml")
+# Subcommands that run pytest, which takes whatever follows `--` (see main()).
+PASSES_PYTEST_ARGS = "%(prog)s [options] [-- pytest args]"
+
+
+class UsageError(Exception):
+    """A usage error of psc-testkit's own: the message is its one line (exit 2)."""
+
+
+def chosen_target(
+    command: str, target: str | None, old: str | None, old_spelling: str
+) -> str | None:
+    """The profile named by `--target FILE` or by its deprecated spelling (`old`, given as
+    `old_spelling`, e.g. `--config FILE`): the old one prints one note on stderr; the two naming
+    different files is a UsageError. None when neither is given."""
+    if old is None:
+        return target
+    if target is not None and Path(target) != Path(old):
+        raise UsageError(
+            f"psc-testkit {command}: {old_spelling} ({old}) and --target ({target}) name "
+            "different profiles: give --target FILE only"
+        )
+    print(f"psc-testkit: note: {old_spelling} is deprecated; use --target FILE", file=sys.stderr)
+    return old
 
 
 def cmd_validate_claims(args: argparse.Namespace) -> int:
@@ -14,7 +37,10 @@ def cmd_validate_claims(args: argparse.Namespace) -> int:
 
     try:
         claims = psc_claims.load_payload(psc_claims.read(args.file))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        print(f"psc-testkit validate-claims: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"psc-testkit validate-claims: {exc}", file=sys.stderr)
         return 2
     kind = psc_claims.detect_kind(claims) if args.kind == "auto" else args.kind
@@ -108,7 +134,30 @@ def _suite_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "conformance"
 
 
+def _sandbox_profile(path: str) -> bool | str:
+    """Whether the profile at `path` has `sandbox = true`, or the line saying why it cannot
+    be read."""
+    from psc_testkit.client.config import ProfileError, load_target
+
+    try:
+        return load_target(Path(path), discovery_url="-", require_secrets=False).sandbox
+    except ProfileError as exc:
+        return f"psc-testkit conformance: profile error: {exc}"
+
+
 def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.reveal_test_identities:
+        # Refused before anything runs: outside the sandbox an identity is a real person's.
+        sandbox = _sandbox_profile(args.target)
+        if sandbox is not True:
+            print(
+                sandbox
+                or "psc-testkit conformance: --reveal-test-identities needs a profile with "
+                "sandbox = true",
+                file=sys.stderr,
+            )
+            return 2
+
     import pytest
 
     suite = _suite_dir()
@@ -154,6 +203,8 @@ def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
         argv += ["--quirk", name]
     if args.strict:
         argv.append("--psc-strict")
+    if args.reveal_test_identities:
+        argv.append("--psc-reveal-test-identities")
     # A run that stops early must not leave the previous run's reports standing for it.
     for stale in ("summary.json", "junit.xml"):
         (reports / stale).unlink(missing_ok=True)
@@ -178,7 +229,14 @@ def _certify(reports: Path, target_path: str, sign_key: object = None, code: int
 
     try:
         summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        print(
+            f"psc-testkit conformance --certify: no summary to certify: "
+            f"{reports / 'summary.json'}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return code or 2
+    except ValueError as exc:
         print(f"psc-testkit conformance --certify: no summary to certify: {exc}", file=sys.stderr)
         return code or 2
     try:
@@ -248,7 +306,12 @@ def cmd_verify_certification(args: argparse.Namespace) -> int:
 def cmd_profile_check(args: argparse.Namespace) -> int:
     from psc_testkit.client.profile_check import check
 
-    return check(Path(args.profile), login=args.login)
+    try:
+        path = chosen_target("profile check", args.target, args.profile, "profile check FILE")
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return check(Path(path or DEFAULT_PROFILE), login=args.login)
 
 
 def cmd_interop(args: argparse.Namespace, extra: list[str]) -> int:
@@ -267,9 +330,24 @@ def cmd_interop(args: argparse.Namespace, extra: list[str]) -> int:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="psc-testkit",
-        description="Conformance and load testing for Pro Santé Connect and other OIDC providers.",
+        description="Conformance and load testing for Pro Santé Connect and other OIDC providers. "
+        "A command that takes a target profile takes it as --target FILE.",
     )
-    commands = root.add_subparsers(dest="command", required=True)
+    from psc_testkit import __version__
+
+    root.add_argument(
+        "--version",
+        action="version",
+        version=f"psc-testkit {__version__}",
+        help="print psc-testkit's version and exit",
+    )
+    commands = root.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        title="commands",
+        help="`psc-testkit COMMAND --help` tells its options",
+    )
 
     from psc_testkit.simulator import command as simulator_command
 
@@ -293,6 +371,7 @@ def parser() -> argparse.ArgumentParser:
 
     conf = commands.add_parser(
         "conformance",
+        usage=PASSES_PYTEST_ARGS,
         help="run the conformance suite against a target",
         description="Run the conformance suite. Arguments after `--` go to pytest "
         "(e.g. `-- -k discovery -x`). Exit 0 when every MUST holds.",
@@ -300,6 +379,7 @@ def parser() -> argparse.ArgumentParser:
     conf.add_argument(
         "--target",
         default=str(DEFAULT_PROFILE),
+        metavar="FILE",
         help=f"target profile (default {DEFAULT_PROFILE}: the embedded simulator)",
     )
     conf.add_argument(
@@ -318,6 +398,12 @@ def parser() -> argparse.ArgumentParser:
         "suite must pass (repeatable; list: psc-testkit simulator --list-quirks)",
     )
     conf.add_argument("--strict", action="store_true", help="SHOULD failures fail the run")
+    conf.add_argument(
+        "--reveal-test-identities",
+        action="store_true",
+        help="show the sandbox's EDIT test identities (ANS…) in clear in reports; only with a "
+        "profile that has sandbox = true; secrets and tokens stay redacted",
+    )
     conf.add_argument("--reports", default="reports", help="output folder (default reports/)")
     conf.add_argument(
         "--no-allure",
@@ -380,6 +466,7 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--target",
         default=str(DEFAULT_PROFILE),
+        metavar="FILE",
         help=f"target profile (default {DEFAULT_PROFILE}: the embedded simulator)",
     )
     load.add_argument(
@@ -535,11 +622,13 @@ def parser() -> argparse.ArgumentParser:
 
     interop = commands.add_parser(
         "interop",
+        usage=PASSES_PYTEST_ARGS,
         help="run the suite against real providers (oidc-provider, Keycloak) as PSC stand-ins",
         description="Start panva's oidc-provider (npm, pinned in package-lock.json) or Keycloak "
         "(Maven Central, pinned; `make keycloak-dist`) on 127.0.0.1, run the whole suite against "
         "it through the html_form driver and hold the results to its expected-results file "
-        "(interop/<provider>/expected-results.toml). Exit 0 when every outcome is as expected.",
+        "(interop/<provider>/expected-results.toml). Arguments after `--` go to the suite's "
+        "pytest (e.g. `-- -k discovery`). Exit 0 when every outcome is as expected.",
     )
     interop.add_argument(
         "--provider",
@@ -552,7 +641,9 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="expected-results file (default: interop/<provider>/expected-results.toml)",
     )
-    interop.add_argument("--reports", default="reports/interop", help="default: %(default)s")
+    interop.add_argument(
+        "--reports", default="reports/interop", help="output folder (default: %(default)s)"
+    )
     interop.add_argument(
         "--serve", action="store_true", help="only start the provider and print its profile"
     )
@@ -560,10 +651,16 @@ def parser() -> argparse.ArgumentParser:
 
     profile = commands.add_parser(
         "profile",
-        help="work with target profiles: `profile check FILE`",
+        help="work with target profiles: `profile check --target FILE`",
         description="Work with target profiles (targets/*.toml).",
     )
-    profile_commands = profile.add_subparsers(dest="profile_command", required=True)
+    profile_commands = profile.add_subparsers(
+        dest="profile_command",
+        required=True,
+        metavar="COMMAND",
+        title="commands",
+        help="`psc-testkit profile COMMAND --help` tells its options",
+    )
     check = profile_commands.add_parser(
         "check",
         help="is the profile ready? DNS, TCP, TLS, discovery, JWKS, driver, each client",
@@ -575,7 +672,19 @@ def parser() -> argparse.ArgumentParser:
         "production. Exit 0 when all is well, 1 when a step fails, 2 when the profile is "
         "unusable.",
     )
-    check.add_argument("profile", help="the profile, e.g. targets/psc-bas.toml")
+    check.add_argument(
+        "--target",
+        default=None,
+        metavar="FILE",
+        help=f"the profile to check, e.g. targets/psc-bas.toml (default {DEFAULT_PROFILE})",
+    )
+    check.add_argument(
+        "profile",
+        nargs="?",
+        default=None,
+        metavar="FILE",
+        help="deprecated spelling of --target FILE",
+    )
     check.add_argument(
         "--login",
         action="store_true",
@@ -595,4 +704,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.func in (cmd_conformance, cmd_interop):
         return int(args.func(args, extra))
+    if extra:
+        print(
+            f"psc-testkit {args.command}: arguments after -- go to pytest, which only "
+            "conformance and interop run",
+            file=sys.stderr,
+        )
+        return 2
     return int(args.func(args))

@@ -24,11 +24,11 @@ def test_unknown_defect_is_a_clear_error():
 def test_broken_profile_is_a_clear_error(tmp_path):
     profile = tmp_path / "broken.toml"
     profile.write_text('[simulator]\nseed = 1\nbogus = 2\n[[clients]]\nclient_id = "x"\n')
-    result = run("simulator", "--config", str(profile))
+    result = run("simulator", "--target", str(profile))
     assert result.returncode == 2
     assert "unknown [simulator] settings ['bogus']" in result.stderr
     profile.write_text("[simulator\n")
-    result = run("simulator", "--config", str(profile))
+    result = run("simulator", "--target", str(profile))
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 

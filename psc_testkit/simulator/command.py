@@ -54,7 +54,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed of the synthetic directory")
     parser.add_argument("--population", type=int, default=None, help="number of professionals")
     parser.add_argument("--ecps-delay", type=float, default=None, help="e-CPS approval delay (s)")
-    parser.add_argument("--config", default=None, help=f"profile (default {DEFAULT_PROFILE})")
+    parser.add_argument(
+        "--target",
+        default=None,
+        metavar="FILE",
+        help="profile with the [simulator] settings and clients (default: $PSC_SIMULATOR_CONFIG, "
+        f"else {DEFAULT_PROFILE})",
+    )
+    parser.add_argument(
+        "--config", default=None, metavar="FILE", help="deprecated spelling of --target FILE"
+    )
     parser.add_argument("--state-dir", default=None, help="where to write keys and certificates")
     parser.add_argument(
         "--keep-state",
@@ -89,12 +98,19 @@ def _profile(explicit: str | None) -> Path:
         return DEFAULT_PROFILE
     raise SystemExit(
         f"psc-testkit simulator: no profile at {DEFAULT_PROFILE}; "
-        "run from the project folder or pass --config FILE"
+        "run from the project folder or pass --target FILE"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Start the simulator with parsed options; the exit code (2: usage or profile error)."""
+    from psc_testkit.cli import UsageError, chosen_target
+
+    try:
+        target = chosen_target("simulator", args.target, args.config, "--config FILE")
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     from psc_testkit.simulator import defects as defect_registry
     from psc_testkit.simulator import quirks as quirk_registry
 
@@ -116,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         active = defect_registry.ActiveDefects(args.defect)
         quirks = quirk_registry.ActiveQuirks(getattr(args, "quirk", []))
         settings = load_settings(
-            _profile(args.config),
+            _profile(target),
             seed=args.seed,
             tls=args.tls,
             population=args.population,
@@ -146,7 +162,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """`python -m psc_testkit.simulator`'s parser: the options of `psc-testkit simulator`."""
     parser = argparse.ArgumentParser(prog="psc-testkit simulator", description=DESCRIPTION)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parser().parse_args(argv))
