@@ -36,10 +36,10 @@ load: $(STAMP)
 # Is a profile ready? DNS, TCP, TLS, discovery, JWKS, driver, clients; no load, and no login
 # unless LOGIN=1 (one real login of the first test user: a code, then tokens).
 profile-check: $(STAMP)
-	$(BIN)/psc-testkit profile check $(if $(LOGIN),--login) $(or $(TARGET),targets/simulator.toml)
+	$(BIN)/psc-testkit profile check $(if $(LOGIN),--login) --target $(or $(TARGET),targets/simulator.toml)
 
 simulator: $(STAMP)
-	$(BIN)/psc-testkit simulator $(ARGS)
+	$(BIN)/psc-testkit simulator $(if $(TARGET),--target $(TARGET)) $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/simulator_capacity.py $(ARGS)
