@@ -465,6 +465,7 @@ def test_driver_table_is_read_into_the_profile(tmp_path, monkeypatch):
 
 
 @needs_chromium
+@pytest.mark.timeout(600)  # some 200 checks, a Chromium login each: 110 s here, more on CI
 def test_the_conformance_suite_passes_with_the_browser_driver(profile, tmp_path):
     """The whole suite in headless Chromium against the simulator: as with the simulator
     driver, except the two checks only that driver can run (it picks CPS or e-CPS)."""
