@@ -47,11 +47,36 @@ COMMUNE_CODE = re.compile(r"^(0[1-9]|[1-8]\d|2[AB]|9[0-8])\d{3}$")
 CODE_OID = re.compile(r"^([^^\s]+)\^(\d+(?:\.\d+)+)$")
 
 
+def _run(kind: str, count: int) -> str:
+    return f"{count} {kind}{'s' if count != 1 else ''}"
+
+
+def shape(value: str, id_nat: bool = False) -> str:
+    """What a value looks like, without the value: its length and its runs of digits, letters
+    and other characters ("12 characters: 12 digits"). A report shows this where the value is
+    personal and hidden, so the provider sees what is wrong with it. For an idNat, its type
+    prefix (one character naming the kind of identifier, fact sheet §4.1) is shown too."""
+    id_nat = id_nat and value[:1] in ID_TYPES
+    runs: list[list] = []
+    for char in value[1:] if id_nat else value:
+        kind = "digit" if char.isdigit() else "letter" if char.isalpha() else "other character"
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += 1
+        else:
+            runs.append([kind, 1])
+    described = ", ".join(_run(kind, count) for kind, count in runs[:6])
+    if len(runs) > 6:
+        described += ", …"
+    if id_nat:
+        described = f"type prefix {value[0]!r}" + (f" then {described}" if described else "")
+    return f"{_run('character', len(value))}" + (f": {described}" if described else "")
+
+
 def rpps_error(rpps: str) -> str | None:
     if not (len(rpps) == 11 and rpps.isdigit()):
         return "an RPPS number has 11 digits"
     if not luhn_valid(rpps):
-        return "the RPPS check digit (Luhn) is wrong"
+        return "the RPPS check digit (Luhn), its last digit, is wrong"
     return None
 
 
@@ -70,9 +95,11 @@ def id_nat_error(value: str, allow_edit: bool = False) -> str | None:
         return f"idNat 8+RPPS: {problem}" if problem else None
     if prefix == "0":
         return None if len(value) == 10 and value.isdigit() else "idNat 0+ADELI has 10 digits"
+    if prefix not in ID_TYPES:
+        return "unknown idNat type prefix (the first character)"
     if prefix in ID_TYPES and value[1:].isalnum():
         return None
-    return f"unknown idNat type prefix {prefix!r}"
+    return "after its type prefix an idNat has letters and digits only"
 
 
 def siren_error(value: str) -> str | None:

@@ -151,7 +151,9 @@ def _identifier(path: str, value: object, check, reference: str) -> Violation | 
     if not isinstance(value, str) or value == "":
         return None
     problem = check(value)
-    return Violation(path, "identifier", reference, f"{value!r}: {problem}") if problem else None
+    if not problem:
+        return None
+    return Violation(path, "identifier", reference, f"{value!r} ({ids.shape(value)}): {problem}")
 
 
 def _activity(activity: dict, path: str, sandbox: bool) -> list[Violation]:
@@ -283,7 +285,7 @@ def _content(claims: dict, sandbox: bool) -> list[Violation]:
                 "$.SubjectNameID",
                 "identifier",
                 "idNat_PS (fact sheet §4.1)",
-                f"{id_nat!r}: {problem}",
+                f"{id_nat!r} ({ids.shape(id_nat, id_nat=True)}): {problem}",
             )
         )
     roles = claims.get("SubjectRole")
@@ -384,7 +386,7 @@ def validate_access_token(claims: dict, *, sandbox: bool = False) -> list[Violat
                 "$.preferred_username",
                 "identifier",
                 "idNat_PS (fact sheet §4.1)",
-                f"{username!r}: {problem}",
+                f"{username!r} ({ids.shape(username, id_nat=True)}): {problem}",
             )
         )
     return found

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import ast
 import base64
+import binascii
 import hashlib
 import hmac
 import html
 import json
 import re
 import secrets
-import shlex
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -104,6 +104,7 @@ COOKIE_ATTRIBUTES = {
 # Anything shaped like a JWT (or a JWE, five parts), even cut short by a repr, is a token.
 JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,4}")
 PLACEHOLDER = re.compile(r"«(?:secret|personal|jwt):[0-9a-f]{8}»")
+SHELL_VARIABLE = re.compile(r"\$\{[A-Z][A-Z0-9_]*\}")
 MIN_LENGTH = 4  # shorter values ("L", "10", "")  are codes, not secrets, and would over-match
 MAX_BODY_SHOWN = 4000
 # What a recorder keeps of each body: whole up to KEPT_BODY, and once KEPT_TOTAL is held by the
@@ -381,6 +382,9 @@ class Redactor:
         # Values that are never secret, whatever field carries them: the profile's client ids
         # (a private_key_jwt assertion's sub is its client id, and sub is a personal claim).
         self.public: set[str] = set()
+        # Personal values shown as they are: the sandbox's EDIT test identities, when the user
+        # asked (--reveal-test-identities, only on a sandbox profile). Never a secret.
+        self.reveal: re.Pattern[str] | None = None
 
     # Learning ---------------------------------------------------------------------------------
 
@@ -404,6 +408,8 @@ class Redactor:
         if not isinstance(value, str) or len(value) < MIN_LENGTH or value in self.values:
             return
         if value in self.public:
+            return
+        if kind == "personal" and self.reveal is not None and self.reveal.fullmatch(value):
             return
         if PLACEHOLDER.fullmatch(value):
             return  # already redacted text, learnt back from a report
@@ -540,6 +546,11 @@ class Redactor:
         self._compiled = len(keys)
         self._pending, self._pending_sizes = set(), set()
 
+    def holds_learnt(self, text: str) -> bool:
+        """Whether `text` holds a value this redactor learnt, or a JWT: by value only (the
+        by-name rules would see a replay's "Bearer ${ACCESS_TOKEN}" as a credential)."""
+        return bool(JWT_SHAPE.search(text)) or bool(self._value_spans(text, []))
+
     def _value_spans(self, text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
         """Where learnt values start in `text`, outside the `skip` spans (JWTs, replaced whole
         anyway: they are most of an exchange's text, and the trie costs time per character)."""
@@ -608,6 +619,8 @@ class Redactor:
                         end -= len(opening)
                     break
             value = text[start:end]
+            if SHELL_VARIABLE.fullmatch(value.rstrip("\"'")):
+                return  # a replay command's "${ACCESS_TOKEN}": what the user sets, no secret
             if end > start and value.strip() and not PLACEHOLDER.fullmatch(value):
                 spans.append((start, end, self.placeholder(decoded)))
 
@@ -749,6 +762,7 @@ class Exchange:
     error: str | None = None
     replayable: bool = True  # False for steps that need the user's CPS card or e-CPS app
     response_size: int | None = None  # of the body as received, when more than was kept
+    tls: object | None = None  # replay.TlsFiles: the CA trusted, the certificate presented
 
     def render(self, redact: Redactor) -> str:
         # Each part is redacted whole before anything is cut, so a cut never leaves a piece
@@ -771,35 +785,95 @@ class Exchange:
                 lines.append("< " + shown.replace("\n", "\n< "))
         return "\n".join(lines)
 
-    def curl(self, redact: Redactor) -> str:
+    def replay(self, redact: Redactor):  # -> replay.Replay (imported late: it imports this)
+        """A curl command that runs once its variables are set: secrets and tokens in it are
+        shell variables, never placeholders."""
+        from psc_testkit.client import replay
+
         if not self.replayable:
-            return "not replayable: needs the user's CPS card or e-CPS app"
-        # Each argument redacted on its own, then quoted for the shell: a secret with a quote
-        # in it is replaced before shlex splits it into pieces no redaction would recognise.
-        parts = ["curl", "-i", "-X", self.method, redact(self.url)]
-        for name, value in self.request_headers:
-            if name.lower() in (
-                "host",
-                "content-length",
-                "accept-encoding",
-                "connection",
-                "user-agent",
-            ):
-                continue
-            parts += ["-H", redact(f"{name}: {value}")]
-        if self.request_body:
-            parts += ["--data-raw", _body(self.request_body, redact)]
-        return shorten(" ".join(shlex.quote(p) for p in parts), 2 * MAX_BODY_SHOWN)
+            return replay.Replay("not replayable: needs the user's CPS card or e-CPS app")
+        tls = self.tls if isinstance(self.tls, replay.TlsFiles) else None
+        return replay.command(
+            self.method, self.url, self.request_headers, self.request_body, redact, tls
+        )
+
+    def curl(self, redact: Redactor) -> str:
+        return self.replay(redact).command
 
     def to_dict(self, redact: Redactor) -> dict:
+        replayed = self.replay(redact)
         return {
             "request": shorten(f"{self.method} {redact(self.url)}", MAX_BODY_SHOWN),
             "status": self.status,
             "elapsed_ms": round(self.elapsed_ms, 1),
             "error": redact.message(self.error) if self.error else None,
             "exchange": self.render(redact),
-            "replay": self.curl(redact),
+            "replay": replayed.command,
+            "replay_variables": replayed.variables,
+            "jwts": decoded_jwts(self, redact),
         }
+
+
+MAX_JWTS_SHOWN = 4  # per exchange
+
+
+def _jwt_part(part: str) -> object:
+    try:
+        return jsonsafe.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _jwts_in(body: bytes, content_type: str, side: str) -> list[tuple[str, str]]:
+    """(where, token) for each JWT a body carries: a JSON member, a form field, or the body."""
+    text = body[: 1 << 20].decode("utf-8", "replace").strip()
+    if not text:
+        return []
+    if JWT_SHAPE.fullmatch(text):
+        return [(f"the {side} body", text)]
+    found: list[tuple[str, str]] = []
+    if "x-www-form-urlencoded" in content_type:
+        pairs = [pair.partition("=") for pair in text.split("&")]
+        values = [(unquote_plus(name), unquote_plus(value)) for name, _, value in pairs]
+    else:
+        try:
+            data = jsonsafe.loads(text)
+        except ValueError:
+            return []
+        values = list(data.items()) if isinstance(data, dict) else []
+    for name, value in values:
+        if isinstance(value, str) and JWT_SHAPE.fullmatch(value):
+            found.append((f"{name} in the {side}", value))
+    return found
+
+
+def decoded_jwts(exchange: Exchange, redact: Redactor) -> list[dict]:
+    """The JWTs an exchange carried, their header and claims decoded and redacted: what a
+    reader needs to see why a token was refused (alg, kid, iss, aud, exp), without the token."""
+
+    def content_type(headers: list[tuple[str, str]]) -> str:
+        return next((v.lower() for k, v in headers if k.lower() == "content-type"), "")
+
+    tokens = _jwts_in(exchange.request_body, content_type(exchange.request_headers), "request")
+    tokens += _jwts_in(exchange.response_body, content_type(exchange.response_headers), "response")
+    shown = []
+    for where, token in tokens[:MAX_JWTS_SHOWN]:
+        redact.add(token)  # learns its claims too: a token found here is hidden like the rest
+        parts = token.split(".")
+        header = _jwt_part(parts[0])
+        claims = _jwt_part(parts[1]) if len(parts) == 3 else None
+        if not isinstance(header, dict):
+            continue
+        entry = {"where": where, "token": redact.placeholder(token)}
+        entry["header"] = redact.cut(json.dumps(header, indent=1, ensure_ascii=False), 2000)
+        if isinstance(claims, dict):
+            entry["claims"] = redact.cut(
+                json.dumps(claims, indent=1, ensure_ascii=False), MAX_BODY_SHOWN
+            )
+        else:
+            entry["claims"] = "(encrypted or not JSON)" if len(parts) == 5 else "(not JSON)"
+        shown.append(entry)
+    return shown
 
 
 def _body(body: bytes, redact: Redactor, size: int | None = None) -> str:
@@ -816,6 +890,7 @@ class Recorder:
     _captures: list[list[Exchange]] = field(default_factory=list)
     replayable: bool = True
     kept: int = 0  # bytes of response bodies held by the exchanges
+    tls: object | None = None  # replay.TlsFiles of the exchanges that say none of their own
 
     def _learn_body(self, body: bytes, content_type: str) -> None:
         if not body:
@@ -855,6 +930,7 @@ class Recorder:
         response: httpx.Response | None,
         started: float,
         error: str | None = None,
+        tls: object | None = None,
     ) -> Exchange:
         self.learn_request(request)
         if response is not None:
@@ -873,6 +949,7 @@ class Recorder:
             error=error,
             replayable=self.replayable,
             response_size=len(body) if len(body) > keep else None,
+            tls=tls or self.tls,
         )
         self.kept += min(len(body), keep)
         self.exchanges.append(exchange)

@@ -33,6 +33,7 @@ from psc_testkit.client.config import Target
 from psc_testkit.client.destinations import Destinations
 from psc_testkit.client.evidence import Recorder
 from psc_testkit.client.flow import HttpRequest
+from psc_testkit.client.replay import TlsFiles
 
 USER_AGENT = "psc-testkit"
 MAX_BODY = 10 * 1024 * 1024
@@ -72,13 +73,16 @@ class Http:
         self.destinations = Destinations(target)
         self.browser = self.new_browser()
 
-    def _client(self, context: ssl.SSLContext, certificate: bool = False) -> httpx.Client:
+    def _client(
+        self, context: ssl.SSLContext, certificate: bool = False, tls: TlsFiles | None = None
+    ) -> httpx.Client:
         timeout = httpx.Timeout(self.target.timeout)
         transport = RecordingTransport(
             BoundedHTTPTransport(context),
             self.recorder,
             MAX_BODY,
             deadline=3 * self.target.timeout,
+            tls=tls or TlsFiles(self.target.ca_file),
         )
         return httpx.Client(
             transport=transport,
@@ -110,7 +114,12 @@ class Http:
                 client.tls_cert_file if key else None,
                 client.tls_key_file if key else None,
             )
-            self._clients[key] = self._client(context, certificate=key is not None)
+            files = TlsFiles(
+                self.target.ca_file,
+                client.tls_cert_file if key else None,
+                client.tls_key_file if key else None,
+            )
+            self._clients[key] = self._client(context, certificate=key is not None, tls=files)
         return self._clients[key]
 
     def send(self, request: HttpRequest, via: httpx.Client | None = None) -> httpx.Response:
@@ -411,8 +420,10 @@ class RecordingTransport(httpx.BaseTransport):
         deadline: float = 30.0,
         max_headers: int = MAX_HEADERS,
         max_header_bytes: int = MAX_HEADER_BYTES,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.inner = inner
+        self.tls = tls  # for the replay commands: --cacert, --cert, --key
         self.recorder = recorder
         self.max_body = max_body
         self.deadline = deadline
@@ -430,11 +441,12 @@ class RecordingTransport(httpx.BaseTransport):
         try:
             response = self._exchange(request, deadline)
         except httpx.HTTPError as exc:
-            self.recorder.record(request, None, started, error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self.recorder.record(request, None, started, error=error, tls=self.tls)
             raise
         finally:
             _DEADLINE.reset(token)
-        self.recorder.record(request, response, started)
+        self.recorder.record(request, response, started, tls=self.tls)
         return response
 
     def _exchange(self, request: httpx.Request, deadline: Deadline) -> httpx.Response:

@@ -22,6 +22,7 @@ from psc_testkit.client.errors import TargetError
 from psc_testkit.client.evidence import Exchange, Recorder
 from psc_testkit.client.jsonsafe import loads
 from psc_testkit.client.metadata import Metadata, shown
+from psc_testkit.client.replay import TlsFiles
 from psc_testkit.client.tokens import Jwt, TokenFormatError, decode
 from psc_testkit.client.transport import Http
 
@@ -162,7 +163,7 @@ class Tokens:
 def recorder_for(target: Target) -> Recorder:
     """A recorder whose redactor knows the profile's secrets before anything is sent, and
     keeps its client ids readable."""
-    recorder = Recorder()
+    recorder = Recorder(tls=TlsFiles(target.ca_file))
     for client in target.clients:
         recorder.redact.keep(client.client_id)
         recorder.redact.add(client.secret)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from psc_testkit import __version__
+from psc_testkit.claims.identifiers import EDIT_ID
 from psc_testkit.client.config import ProfileError, Target, load_target
 from psc_testkit.client.drivers import NoFrontChannel
 from psc_testkit.client.errors import RunStopped
@@ -43,6 +44,7 @@ from psc_testkit.conformance import preflight
 from psc_testkit.conformance.harness import Harness, SafeModeRefusal, TargetError
 from psc_testkit.conformance.requirements import LEVELS, link, section_of, spec_of
 from psc_testkit.reports import allure as allure_output
+from psc_testkit.reports import html as html_report
 
 if TYPE_CHECKING:
     from _pytest._io import TerminalWriter
@@ -80,6 +82,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--psc-strict",
         action="store_true",
         help="SHOULD-level failures fail the run instead of warning",
+    )
+    group.addoption(
+        "--psc-reveal-test-identities",
+        action="store_true",
+        help="show the sandbox's EDIT test identities (ANS…) in clear; only with sandbox = true",
     )
     group.addoption("--summary", default="reports/summary.json", help="where to write the summary")
 
@@ -269,6 +276,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config.add_cleanup(prepared.close)
     state = config._psc  # type: ignore[attr-defined]
     state["target"], state["harness"] = prepared.target, prepared.harness
+    if config.getoption("--psc-reveal-test-identities"):
+        if not prepared.target.sandbox:
+            line = f"{preflight.PREFIX}: --reveal-test-identities needs a profile with sandbox"
+            line += " = true"
+            _stop(config, line, preflight.USAGE, before_checks=True)
+            pytest.exit(line, returncode=preflight.USAGE)
+        prepared.harness.recorder.redact.reveal = EDIT_ID
 
 
 @pytest.fixture(scope="session")
@@ -385,9 +399,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         report.sections.append(("requirement", "\n".join(lines)))
         if exchanges:
             text = "\n\n".join(e.render(redact) for e in exchanges)
-            replays = "\n".join(f"Reproduce with: {e.curl(redact)}" for e in exchanges)
             report.sections.append(("evidence (redacted)", text))
-            report.sections.append(("replay", replays))
+            report.sections.append(("replay", replay_text([e.replay(redact) for e in exchanges])))
         report._psc_evidence = [e.to_dict(redact) for e in exchanges]  # type: ignore[attr-defined]
     allure = item.config.pluginmanager.hasplugin("allure_pytest")
     if report.when == "call" and harness is not None and allure:
@@ -419,6 +432,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         report._psc_info = True  # type: ignore[attr-defined]
         report.user_properties.append(("verdict", "info"))
     _record(item, report)
+
+
+def replay_text(replays: list) -> str:
+    """The replay commands, after the variables they need: set them, then run a line."""
+    variables: dict[str, str] = {}
+    for replay in replays:
+        for name, what in replay.variables.items():
+            variables.setdefault(name, what)
+    lines = [f"Set first: {name}  ({what})" for name, what in variables.items()]
+    return "\n".join(lines + [f"Reproduce with: {r.command}" for r in replays])
 
 
 def _judged(call: pytest.CallInfo) -> bool:
@@ -501,6 +524,8 @@ def _record(item: pytest.Item, report: pytest.TestReport) -> None:
             "verdict": verdict,
             "duration_s": round(report.duration, 3),
             "message": message,
+            # What the check verifies, in the spec's words where its docstring quotes them.
+            "statement": _doc(item) if verdict != "passed" else "",
             "evidence": getattr(report, "_psc_evidence", []) if verdict != "passed" else [],
         }
     )
@@ -585,6 +610,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "version": __version__,
         "python": platform.python_version(),
         "target": target.name if target else None,
+        "profile": config.getoption("--target"),
+        "revealed_test_identities": bool(config.getoption("--psc-reveal-test-identities")),
         "discovery_url": redact.message(target.discovery_url) if target else None,
         "defects": config.getoption("--defect"),
         "quirks": config.getoption("--quirk"),
@@ -606,6 +633,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if alluredir:
         allure_output.write_run_files(Path(alluredir), summary["target"], summary["discovery_url"])
     write_summary(path, summary)
+    # The page people mail, of this run alone (`psc-testkit report` adds a load run's).
+    (path.parent / "summary.html").write_text(html_report.render(summary, None), encoding="utf-8")
 
 
 def verdict_line(final: dict) -> str:

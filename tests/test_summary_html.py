@@ -1,0 +1,256 @@
+"""summary.html and its replay commands: the page names each failure with its requirement, the
+spec's sentence, Expected/Actual, the exchange and its tokens decoded, and replay lines that
+run once their variables are set (one is run here against a simulator with the defect)."""
+
+import html
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from psc_testkit.claims import psc as psc_claims
+from psc_testkit.claims.identifiers import EDIT_ID, luhn_complete, shape
+from psc_testkit.client.evidence import PLACEHOLDER, Exchange, Recorder, Redactor
+from psc_testkit.client.replay import TlsFiles, command
+from psc_testkit.reports.html import anchor, expected_actual, natural, render
+from tests.conftest import client_context, start
+from tests.simulator.flows import SECRETS, Sim
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# Pure functions ---------------------------------------------------------------------------
+
+
+def test_requirements_sort_as_numbers():
+    ids = ["OIDCC-3.1.3.7-10", "OIDCC-3.1.3.7-2", "OIDCC-3.1.2.6", "OIDCC-3.1.3.7-11", "OIDCC-5.3"]
+    assert sorted(ids, key=natural) == [
+        "OIDCC-3.1.2.6",
+        "OIDCC-3.1.3.7-2",
+        "OIDCC-3.1.3.7-10",
+        "OIDCC-3.1.3.7-11",
+        "OIDCC-5.3",
+    ]
+
+
+def test_expected_and_actual_come_out_of_the_message():
+    message = "AssertionError: Expected: state 'abc' Actual: None"
+    assert expected_actual(message) == ("state 'abc'", "None")
+    assert expected_actual("AssertionError: boom") is None
+
+
+def test_anchors_are_ids_a_url_can_hold():
+    check = "conformance/core/test_x.py::test_y[client_secret_basic-CARD]"
+    assert re.fullmatch(r"check-[A-Za-z0-9_-]+", anchor(check))
+
+
+def test_a_value_is_described_without_being_shown():
+    assert shape("812345678901", id_nat=True) == "12 characters: type prefix '8' then 11 digits"
+    assert shape("ANS20210107161422", id_nat=True) == "17 characters: 3 letters, 14 digits"
+    wrong = luhn_complete("81012345678")[:-1] + "0"
+    wrong = wrong if wrong != luhn_complete("81012345678") else wrong[:-1] + "1"
+    (violation,) = [
+        v for v in psc_claims.validate_userinfo({"SubjectNameID": wrong}) if v.rule == "identifier"
+    ]
+    redact = Redactor()
+    redact.add(wrong, "personal")
+    shown = redact(str(violation))
+    assert wrong not in shown and "«personal:" in shown
+    assert "12 characters: type prefix '8' then 11 digits" in shown
+    assert "check digit (Luhn), its last digit, is wrong" in shown
+
+
+def test_revealed_test_identities_are_edit_ids_only_and_never_secrets():
+    redact = Redactor()
+    redact.reveal = EDIT_ID
+    redact.learn_json(
+        {"SubjectNameID": "ANS20231122132732", "given_name": "Jeanne", "code": "ANS20231122132799"}
+    )
+    shown = redact(
+        '{"SubjectNameID": "ANS20231122132732", "given_name": "Jeanne"} ANS20231122132799'
+    )
+    assert "ANS20231122132732" in shown  # the test identity, as asked
+    assert "Jeanne" not in shown  # a name stays personal
+    assert "ANS20231122132799" not in shown  # a secret stays a secret, whatever it looks like
+
+
+def _exchange(headers, body=b"", url="https://127.0.0.1:9/token"):
+    return Exchange("POST", url, headers, body, 200, [], b"", 1.0)
+
+
+def test_replay_puts_every_hidden_value_in_a_variable():
+    recorder = Recorder()
+    recorder.redact.keep("psc-testkit-basic")
+    request = httpx.Request(
+        "POST",
+        "https://127.0.0.1:9/token?x=1",
+        headers={
+            "Authorization": httpx.BasicAuth("psc-testkit-basic", "s3cr'et$`x")._auth_header,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        content=b"grant_type=authorization_code&code=abcdefghijkl&redirect_uri=http%3A%2F%2Fx%2Fcb",
+    )
+    exchange = recorder.record(
+        request, httpx.Response(200), 0.0, tls=TlsFiles(Path("/ca dir/ca.pem"))
+    )
+    replay = exchange.replay(recorder.redact)
+    line = replay.command
+    assert not PLACEHOLDER.search(line) and "s3cr" not in line and "abcdefghijkl" not in line
+    words = shlex.split(line)
+    assert words[:4] == ["curl", "-i", "--cacert", "/ca dir/ca.pem"]
+    assert "psc-testkit-basic:${PSC_CLIENT_SECRET}" in words
+    assert "code=${CODE}" in words and "redirect_uri=http://x/cb" in words
+    assert set(replay.variables) == {"PSC_CLIENT_SECRET", "CODE"}
+    # What the page shows of it, redacted again by field name, still runs.
+    assert Redactor().message(line, 10_000) == line
+
+
+def test_replay_of_a_bearer_call_and_a_cookie():
+    redact = Redactor()
+    line = command(
+        "GET",
+        "https://127.0.0.1:9/userinfo",
+        [("authorization", "Bearer tok-123456789"), ("cookie", "KEYCLOAK_IDENTITY=abcdefgh; a=b")],
+        b"",
+        redact,
+    ).command
+    words = shlex.split(line)
+    assert "authorization: Bearer ${ACCESS_TOKEN}" in words
+    assert "cookie: KEYCLOAK_IDENTITY=${COOKIE_KEYCLOAK_IDENTITY}; a=${COOKIE_A}" in words
+    assert "--cacert" not in words  # the run trusted the system's CAs
+
+
+# A replay line from the page, run -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nonce_defect():
+    process = start(defects=["nonce-not-echoed"])
+    yield process
+    process.stop()
+
+
+def _profile(process, path: Path) -> Path:
+    listed = httpx.get(
+        f"{process.origin}/_simulator/users?limit=3", verify=client_context(process)
+    ).json()
+    users = ", ".join(f'"{u["idNat"]}"' for u in listed["users"])
+    path.write_text(f'''
+[target]
+name = "a provider with a defect"
+discovery_url = "{process.issuer}/.well-known/wallet-openid-configuration"
+ca_file = "{process.ca}"
+scopes = ["openid", "scope_all"]
+acr_values = "eidas1"
+
+[driver]
+name = "html_form"
+users = [{users}]
+[driver.fields]
+idNat = "{{user}}"
+method = "cps"
+
+[[clients]]
+client_id = "psc-testkit-basic"
+auth_method = "client_secret_basic"
+client_secret = "{SECRETS["psc-testkit-basic"]}"
+redirect_uri = "http://127.0.0.1:8080/callback"
+''')
+    return path
+
+
+def _commands(page: str) -> list[str]:
+    found = re.findall(r'<pre class="replay-command">(.*?)</pre>', page, re.S)
+    return [html.unescape(c) for c in found]
+
+
+def _run(line: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        ["bash", "-c", line],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_replay_lines_in_the_page_run_once_their_variables_are_set(nonce_defect, tmp_path):
+    profile = _profile(nonce_defect, tmp_path / "provider.toml")
+    command = [sys.executable, "-m", "psc_testkit", "conformance", "--target", str(profile)]
+    command += ["--reports", str(tmp_path), "--", "-k", "test_nonce_is_the_one_sent"]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout[-3000:]
+    page = (tmp_path / "summary.html").read_text()
+    assert SECRETS["psc-testkit-basic"] not in page
+    commands = _commands(page)
+    token_line = next(c for c in commands if "/token" in c)
+    userinfo_line = next(c for c in commands if "/userinfo" in c)
+    for line in commands:
+        assert not PLACEHOLDER.search(line) and f"--cacert {nonce_defect.ca}" in line
+    with httpx.Client(verify=client_context(nonce_defect), timeout=10) as http:
+        sim = Sim(nonce_defect, http)
+        fresh = sim.code()
+        tokens = sim.token(sim.code()).json()
+    # The token request, with a fresh code and its verifier and the client's secret.
+    answer = _run(
+        token_line,
+        {
+            "PSC_CLIENT_SECRET": SECRETS["psc-testkit-basic"],
+            "CODE": fresh.code,
+            "CODE_VERIFIER": fresh.verifier,
+        },
+    )
+    assert answer.startswith("HTTP/1.1 200"), answer[:500]
+    assert "access_token" in json.loads(answer.split("\n\n", 1)[1])
+    # The UserInfo request, with a fresh access token.
+    answer = _run(userinfo_line, {"ACCESS_TOKEN": tokens["access_token"]})
+    assert answer.startswith("HTTP/1.1 200"), answer[:500]
+    assert "SubjectNameID" in json.loads(answer.split("\n\n", 1)[1])
+
+
+def test_reveal_needs_a_sandbox_profile(nonce_defect, tmp_path):
+    profile = _profile(nonce_defect, tmp_path / "provider.toml")
+    command = [sys.executable, "-m", "pytest", str(ROOT / "conformance"), "-p"]
+    command += ["psc_testkit.conformance.pytest_plugin", "-p", "no:cacheprovider", "-q"]
+    command += ["--target", str(profile), "--summary", str(tmp_path / "s.json")]
+    command += ["--psc-reveal-test-identities", "-k", "test_every_endpoint_is_an_https_url"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert (
+        "--reveal-test-identities needs a profile with sandbox = true" in done.stderr + done.stdout
+    )
+    text = profile.read_text().replace(
+        'acr_values = "eidas1"', 'acr_values = "eidas1"\nsandbox = true'
+    )
+    profile.write_text(text)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert summary["revealed_test_identities"] is True
+
+
+def test_a_page_of_a_run_without_failures_says_so():
+    summary = {
+        "target": "t",
+        "verdict": "verdict: PASSED (exit 0): requirements 1 passed",
+        "counts": {"passed": 1},
+        "requirement_counts": {"passed": 1},
+        "requirements": {"OIDCC-3.1.2.1": {"level": "MUST", "verdict": "passed", "checks": ["c"]}},
+        "checks": [{"check": "c", "verdict": "passed", "requirement": "OIDCC-3.1.2.1"}],
+    }
+    page = render(summary, None)
+    assert "Every MUST holds" in page and 'id="failures"' not in page
