@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # The Keycloak tests share one Keycloak on one worker (--dist loadgroup); without Java or the
 # download they are skipped, saying why.
 test: $(STAMP) keycloak-dist
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=30 $(ARGS)
 
 conformance: $(STAMP)
 	$(BIN)/psc-testkit conformance $(if $(TARGET),--target $(TARGET)) $(if $(DEFECT),--defect $(DEFECT)) $(if $(QUIRK),--quirk $(QUIRK)) $(ARGS)

@@ -206,7 +206,7 @@ def cmd_conformance(args: argparse.Namespace, extra: list[str]) -> int:
     if args.reveal_test_identities:
         argv.append("--psc-reveal-test-identities")
     # A run that stops early must not leave the previous run's reports standing for it.
-    for stale in ("summary.json", "junit.xml"):
+    for stale in ("summary.json", "summary.html", "junit.xml"):
         (reports / stale).unlink(missing_ok=True)
     code = int(pytest.main(argv + extra))
     # The plugin decides the exit code (DESIGN.md) and writes it in summary.json; without a

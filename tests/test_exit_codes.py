@@ -241,8 +241,15 @@ def test_a_clean_run_is_exit_0(tmp_path):
 def test_an_interrupted_run_is_inconclusive_exit_4(tmp_path):
     """Ctrl-C once the checks run: exit 4 (inconclusive), with the summary of what ran."""
     command = [sys.executable, "-m", "psc_testkit", "conformance", "--reports", str(tmp_path)]
+    # Unbuffered: each dot reaches the pipe as pytest writes it, not in a block at the end
+    # (with a 4 KiB buffer the run could be over before three dots were read).
     child = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert child.stdout is not None
     seen = ""

@@ -138,7 +138,7 @@ def distributed_run(
         try:
             sim = net.popen(
                 "m",
-                [*PSC, "simulator", "--host", host, "--tls", "--config", str(SIMULATOR_PROFILE)],
+                [*PSC, "simulator", "--host", host, "--tls", "--target", str(SIMULATOR_PROFILE)],
                 name="simulator",
                 cwd=ROOT,
             )

@@ -178,7 +178,7 @@ def _load_profile(path: Path) -> tuple[dict, Target]:
         if not probe.simulator:
             probe = load_target(path)
     except (OSError, tomllib.TOMLDecodeError, ProfileError) as exc:
-        text = str(exc)
+        text = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
         raise LoadError(text if text.startswith(str(path)) else f"{path}: {text}") from None
     if not any(c.auth_method != "tls_client_auth" and not c.public for c in probe.clients):
         raise LoadError(f"{path}: the journeys need a confidential client without mTLS")

@@ -47,7 +47,7 @@ class SimulatorProcess(Started):
         # there, whatever `psc-testkit simulator` accepts.
         cmd = [sys.executable, "-m", "psc_testkit.simulator", "--host", "127.0.0.1"]
         if self.config is not None:
-            cmd += ["--config", str(self.config)]
+            cmd += ["--target", str(self.config)]
         if self.tls is not None:
             cmd.append("--tls" if self.tls else "--no-tls")
         for name in self.defects:

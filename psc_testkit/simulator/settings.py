@@ -101,7 +101,9 @@ def load_settings(path: Path, **overrides: object) -> SimulatorSettings:
     """Read the `[simulator]` table and `[[clients]]` of a profile; keyword overrides win."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:  # the path once: "x.toml: No such file or directory"
+        raise SettingsError(f"{path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: {exc}") from None
     table = dict(data.get("simulator", {}))
     known = {f.name for f in fields(SimulatorSettings)} - {"clients"}

@@ -96,7 +96,7 @@ def test_a_port_already_taken_leaves_no_state_folder(tmp_path):
         target = tmp_path / "state"
         result = subprocess.run(
             [
-                *(sys.executable, "-m", "psc_testkit.simulator", "--config", str(PROFILE)),
+                *(sys.executable, "-m", "psc_testkit.simulator", "--target", str(PROFILE)),
                 *("--port", port, "--state-dir", str(target)),
             ],
             capture_output=True,
