@@ -20,7 +20,7 @@ from psc_testkit.client.evidence import PLACEHOLDER, Exchange, Recorder, Redacto
 from psc_testkit.client.replay import TlsFiles, command
 from psc_testkit.reports.html import anchor, expected_actual, natural, render
 from tests.conftest import client_context, start
-from tests.simulator.flows import SECRETS, Sim
+from tests.simulator.flows import SECRETS, Sim, pkce_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -203,23 +203,44 @@ def test_replay_lines_in_the_page_run_once_their_variables_are_set(nonce_defect,
         assert not PLACEHOLDER.search(line) and f"--cacert {nonce_defect.ca}" in line
     with httpx.Client(verify=client_context(nonce_defect), timeout=10) as http:
         sim = Sim(nonce_defect, http)
-        fresh = sim.code()
+        fresh = sim.code()  # a login: the client now holds the provider's session cookie
         tokens = sim.token(sim.code()).json()
-    # The token request, with a fresh code and its verifier and the client's secret.
-    answer = _run(
-        token_line,
-        {
-            "PSC_CLIENT_SECRET": SECRETS["psc-testkit-basic"],
-            "CODE": fresh.code,
-            "CODE_VERIFIER": fresh.verifier,
-        },
-    )
-    assert answer.startswith("HTTP/1.1 200"), answer[:500]
-    assert "access_token" in json.loads(answer.split("\n\n", 1)[1])
-    # The UserInfo request, with a fresh access token.
-    answer = _run(userinfo_line, {"ACCESS_TOKEN": tokens["access_token"]})
-    assert answer.startswith("HTTP/1.1 200"), answer[:500]
-    assert "SubjectNameID" in json.loads(answer.split("\n\n", 1)[1])
+        cookies = {f"COOKIE_{name}": value for name, value in http.cookies.items()}
+        id_nat = sim.user()
+    verifier, challenge = pkce_pair()
+    # Every line, each with what its variables ask for: the authorization request too.
+    assert any("/auth?" in c for c in commands)
+    values = {
+        "PSC_CLIENT_SECRET": SECRETS["psc-testkit-basic"],
+        "CODE": fresh.code,
+        "CODE_VERIFIER": fresh.verifier,
+        "ACCESS_TOKEN": tokens["access_token"],
+        "STATE": "st-123",
+        "NONCE": "n-456",
+        "CODE_CHALLENGE": challenge,
+        "IDNAT": id_nat,
+        **cookies,
+    }
+    for line in commands:
+        needed = set(re.findall(r"\$\{(\w+)\}", line))
+        assert needed <= set(values), (needed - set(values), line)
+        answer = _run(line, {name: values[name] for name in needed})
+        status = int(answer.split(" ", 2)[1])
+        if "/auth?" in line and any(n.startswith("COOKIE_") for n in needed):
+            # With the session cookie the provider answers at once, with a code.
+            assert status == 302 and "code=" in answer.split("\n\n", 1)[0], answer[:800]
+        elif "/auth?" in line:  # the run's first login: the login page
+            assert status == 200 and 'action="/auth/login"' in answer, answer[:800]
+            values["TX"] = html.unescape(re.search(r'name="tx" value="([^"]+)"', answer)[1])
+        elif "/auth/login" in line:  # the login form, posted: back to the client
+            assert status == 302 and "code=" in answer.split("\n\n", 1)[0], answer[:800]
+        else:
+            assert status == 200, answer[:500]
+        if line == token_line:
+            assert "access_token" in json.loads(answer.split("\n\n", 1)[1])
+        if line == userinfo_line:
+            assert "SubjectNameID" in json.loads(answer.split("\n\n", 1)[1])
+    assert verifier  # the challenge's verifier, unused: the code it would bring is not redeemed
 
 
 def test_reveal_needs_a_sandbox_profile(nonce_defect, tmp_path):

@@ -49,6 +49,8 @@ WHAT = {
     "CLIENT_ASSERTION": "a private_key_jwt client assertion signed with the client's key",
     "AUTH_REQ_ID": "the auth_req_id of a CIBA request",
     "LOGIN_HINT": "a test professional's identifier (idNat)",
+    "IDNAT": "a test professional's identifier (idNat)",
+    "TX": "the tx of the login page the authorization request answered with",
     "STATE": "any random value",
     "NONCE": "any random value",
 }
