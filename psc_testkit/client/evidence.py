@@ -815,6 +815,7 @@ class Exchange:
 
 
 MAX_JWTS_SHOWN = 4  # per exchange
+JWT_IN_TEXT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 def _jwt_part(part: str) -> object:
@@ -832,18 +833,22 @@ def _jwts_in(body: bytes, content_type: str, side: str) -> list[tuple[str, str]]
     if JWT_SHAPE.fullmatch(text):
         return [(f"the {side} body", text)]
     found: list[tuple[str, str]] = []
+    values: list[tuple[str, object]] = []
     if "x-www-form-urlencoded" in content_type:
         pairs = [pair.partition("=") for pair in text.split("&")]
         values = [(unquote_plus(name), unquote_plus(value)) for name, _, value in pairs]
     else:
-        try:
+        with suppress(ValueError):
             data = jsonsafe.loads(text)
-        except ValueError:
-            return []
-        values = list(data.items()) if isinstance(data, dict) else []
+            values = list(data.items()) if isinstance(data, dict) else []
     for name, value in values:
         if isinstance(value, str) and JWT_SHAPE.fullmatch(value):
             found.append((f"{name} in the {side}", value))
+    seen = {token for _, token in found}
+    for match in JWT_IN_TEXT.finditer(text):  # anywhere else: a page, a nested member
+        if match.group(0) not in seen:
+            seen.add(match.group(0))
+            found.append((f"in the {side} body", match.group(0)))
     return found
 
 

@@ -97,6 +97,8 @@ class _Names:
             name = f"{base}_{n}"
         self.by_placeholder[placeholder] = name
         what = WHAT.get(base, "the value the report hides")
+        if hint.lower().startswith("cookie_"):
+            what = f"the {hint[7:]} cookie of a browser logged in at the provider"
         self.described[name] = f"{what}; {placeholder} in the exchange" if shown else what
         return name
 
@@ -241,3 +243,14 @@ def command(
     if len(line) > MAX_COMMAND:
         return Replay(f"not replayable here: a command of {len(line)} characters")
     return Replay(line, names.described)
+
+
+def as_text(replays: list[Replay]) -> str:
+    """Replay commands for a terminal or a text attachment: the variables they need first,
+    then one command per line."""
+    variables: dict[str, str] = {}
+    for replay in replays:
+        for name, what in replay.variables.items():
+            variables.setdefault(name, what)
+    lines = [f"Set first: {name}  ({what})" for name, what in variables.items()]
+    return "\n".join(lines + [f"Reproduce with: {r.command}" for r in replays])

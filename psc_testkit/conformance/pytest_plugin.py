@@ -36,6 +36,7 @@ import pytest
 
 from psc_testkit import __version__
 from psc_testkit.claims.identifiers import EDIT_ID
+from psc_testkit.client import replay
 from psc_testkit.client.config import ProfileError, Target, load_target
 from psc_testkit.client.drivers import NoFrontChannel
 from psc_testkit.client.errors import RunStopped
@@ -400,7 +401,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         if exchanges:
             text = "\n\n".join(e.render(redact) for e in exchanges)
             report.sections.append(("evidence (redacted)", text))
-            report.sections.append(("replay", replay_text([e.replay(redact) for e in exchanges])))
+            replays = replay.as_text([e.replay(redact) for e in exchanges])
+            report.sections.append(("replay", replays))
         report._psc_evidence = [e.to_dict(redact) for e in exchanges]  # type: ignore[attr-defined]
     allure = item.config.pluginmanager.hasplugin("allure_pytest")
     if report.when == "call" and harness is not None and allure:
@@ -432,16 +434,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         report._psc_info = True  # type: ignore[attr-defined]
         report.user_properties.append(("verdict", "info"))
     _record(item, report)
-
-
-def replay_text(replays: list) -> str:
-    """The replay commands, after the variables they need: set them, then run a line."""
-    variables: dict[str, str] = {}
-    for replay in replays:
-        for name, what in replay.variables.items():
-            variables.setdefault(name, what)
-    lines = [f"Set first: {name}  ({what})" for name, what in variables.items()]
-    return "\n".join(lines + [f"Reproduce with: {r.command}" for r in replays])
 
 
 def _judged(call: pytest.CallInfo) -> bool:

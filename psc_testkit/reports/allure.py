@@ -4,18 +4,15 @@ evidence as attachments, and the run's environment.properties and categories.jso
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
 from psc_testkit import __version__
-from psc_testkit.client.evidence import Exchange, Redactor
-from psc_testkit.client.tokens import TokenFormatError, decode
+from psc_testkit.client import replay
+from psc_testkit.client.evidence import Exchange, Redactor, decoded_jwts
 from psc_testkit.conformance.requirements import link, section_of, severity, spec_of
 
-JWT = re.compile(rb"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 WARNING_PREFIX = "SHOULD-level warning: "
-MAX_DECODED_SHOWN = 20000
 
 CATEGORIES = [
     {
@@ -69,23 +66,18 @@ def attach(exchanges: list[Exchange], redact: Redactor) -> None:
         name="HTTP exchanges (redacted)",
         attachment_type=allure.attachment_type.TEXT,
     )
-    decoded = []
-    for exchange in exchanges:
-        for raw in JWT.findall(exchange.response_body):
-            try:
-                token = decode(raw.decode())
-            except TokenFormatError:
-                continue
-            decoded.append({"header": token.header, "claims": token.claims})
+    decoded = [jwt for exchange in exchanges for jwt in decoded_jwts(exchange, redact)]
     if decoded:
         allure.attach(
-            # Redacted whole, then cut: PSC's claims make long documents.
-            redact.cut(json.dumps(decoded, indent=2, ensure_ascii=False), MAX_DECODED_SHOWN),
+            # Each part redacted whole, then cut: PSC's claims make long documents.
+            "\n\n".join(
+                f"{d['where']} ({d['token']})\n{d['header']}\n{d['claims']}" for d in decoded
+            ),
             name="JWTs (decoded, redacted)",
-            attachment_type=allure.attachment_type.JSON,
+            attachment_type=allure.attachment_type.TEXT,
         )
     allure.attach(
-        "\n".join(e.curl(redact) for e in exchanges),
+        replay.as_text([e.replay(redact) for e in exchanges]),
         name="replay",
         attachment_type=allure.attachment_type.TEXT,
     )
