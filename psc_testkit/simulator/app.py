@@ -53,23 +53,26 @@ def count_back_channel(app: ASGIApp, p: Provider) -> ASGIApp:
 
 
 def issuer_app(p: Provider) -> ASGIApp:
-    return count_back_channel(
-        Starlette(
-            routes=[
-                *discovery.routes(p, REALM_PATH),
-                *token.routes(p, OIDC_PATH),
-                *resources.routes(p, OIDC_PATH),
-                *logout.routes(p, OIDC_PATH),
-                *ciba.routes(p, OIDC_PATH),
-                *control.routes(p),
-            ]
+    return control.outage_gate(
+        count_back_channel(
+            Starlette(
+                routes=[
+                    *discovery.routes(p, REALM_PATH),
+                    *token.routes(p, OIDC_PATH),
+                    *resources.routes(p, OIDC_PATH),
+                    *logout.routes(p, OIDC_PATH),
+                    *ciba.routes(p, OIDC_PATH),
+                    *control.routes(p),
+                ]
+            ),
+            p,
         ),
         p,
     )
 
 
-def wallet_app(p: Provider) -> Starlette:
-    return Starlette(routes=wallet.routes(p))
+def wallet_app(p: Provider) -> ASGIApp:
+    return control.outage_gate(Starlette(routes=wallet.routes(p)), p)
 
 
 def by_port(

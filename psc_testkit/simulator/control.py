@@ -14,6 +14,11 @@ GET  /_simulator/issued                      every secret it issued, spent or no
 GET  /_simulator/traffic                     back-channel requests (token, userinfo,
                                              introspection, revocation, CIBA) and how many
                                              carried a cookie: how a client behaves
+POST /_simulator/outage   {"seconds": N, "mode": "503"}  the provider's public endpoints (both
+                                             hosts) answer 503 for N seconds of real time (0
+                                             ends an outage); the control API keeps answering.
+                                             Answers the seconds left: what an uptime monitor
+                                             is tested against
 With --rp (RP certification) only:
 POST /_simulator/lie      {"lie": name|null}  serve this lie (lies.py) from now on; null: the
                                              truth. Answers the log position it starts at
@@ -24,11 +29,15 @@ GET  /_simulator/requests?after=N            every request since log position N 
 from __future__ import annotations
 
 import json
+import math
+import time
+import weakref
 from collections.abc import Iterable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from psc_testkit.simulator import lies
 from psc_testkit.simulator.http import OAuthError, query_params, read_body
@@ -36,6 +45,52 @@ from psc_testkit.simulator.provider import Provider
 from psc_testkit.simulator.store import cookie_value
 
 DECISIONS = {"approve", "deny", "ignore"}
+CONTROL_PREFIX = "/_simulator/"
+OUTAGE_MODES = ("503",)
+MAX_OUTAGE = 86_400.0  # a day: longer is a typo
+
+
+class Outage:
+    """Until when (time.monotonic(): real time, whatever the provider's clock says) the
+    provider's public endpoints answer 503."""
+
+    def __init__(self) -> None:
+        self.until = 0.0
+
+    def left(self) -> float:
+        return max(0.0, self.until - time.monotonic())
+
+
+_OUTAGES: weakref.WeakKeyDictionary[Provider, Outage] = weakref.WeakKeyDictionary()
+
+
+def outage_of(p: Provider) -> Outage:
+    return _OUTAGES.setdefault(p, Outage())
+
+
+def outage_gate(app: ASGIApp, p: Provider) -> ASGIApp:
+    """Around a host's application: during an outage every request but the control API's is
+    answered 503 (Retry-After: the seconds left), as a provider behind a load balancer with no
+    healthy backend is."""
+    outage = outage_of(p)
+
+    async def gate(scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and outage.until
+            and not scope["path"].startswith(CONTROL_PREFIX)
+            and (left := outage.left()) > 0
+        ):
+            response = JSONResponse(
+                {"error": "temporarily_unavailable", "error_description": "simulated outage"},
+                503,
+                headers={"Retry-After": str(math.ceil(left)), "Cache-Control": "no-store"},
+            )
+            await response(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return gate
 
 
 def routes(p: Provider) -> list[Route]:
@@ -152,6 +207,20 @@ def routes(p: Provider) -> list[Route]:
             }
         )
 
+    async def outage(request: Request) -> Response:
+        data = await body_json(request)
+        seconds = data.get("seconds") if data is not None else None
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            return bad('the body must be {"seconds": N, "mode": "503"}')
+        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_OUTAGE:
+            return bad(f"seconds must be between 0 and {MAX_OUTAGE:g}")
+        mode = data.get("mode", "503")
+        if mode not in OUTAGE_MODES:
+            return bad(f"mode must be one of {list(OUTAGE_MODES)}")
+        state = outage_of(p)
+        state.until = time.monotonic() + seconds if seconds else 0.0
+        return JSONResponse({"seconds": state.left(), "mode": mode})
+
     async def lie(request: Request) -> Response:
         data = await body_json(request)
         if data is None or not (data.get("lie") is None or isinstance(data.get("lie"), str)):
@@ -196,4 +265,5 @@ def routes(p: Provider) -> list[Route]:
         Route("/_simulator/defects", defects),
         Route("/_simulator/issued", issued),
         Route("/_simulator/traffic", traffic),
+        Route("/_simulator/outage", outage, methods=["POST"]),
     ]
