@@ -649,6 +649,10 @@ def parser() -> argparse.ArgumentParser:
     )
     interop.set_defaults(func=cmd_interop)
 
+    from psc_testkit.monitor import command as monitor_command
+
+    monitor_command.add_parser(commands)  # `monitor` and `monitor report`
+
     profile = commands.add_parser(
         "profile",
         help="work with target profiles: `profile check --target FILE`",
