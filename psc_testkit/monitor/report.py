@@ -351,7 +351,7 @@ def render_html(document: dict) -> str:
     ]
     if document["episodes"]:
         body.append(
-            "<table id=episodes><tr><th>start</th><th>end</th><th>duration</th><th>probes</th>"
+            '<table id="episodes"><tr><th>start</th><th>end</th><th>duration</th><th>probes</th>'
             "<th>first failing step</th><th>error</th></tr>"
             + "".join(
                 f"<tr><td>{e['start']}</td><td>{e['end'] or 'ongoing'}"
@@ -368,7 +368,7 @@ def render_html(document: dict) -> str:
     body.append("<h2>Unobserved time</h2>")
     if document["unobserved"]:
         body.append(
-            "<table id=unobserved><tr><th>from</th><th>to</th><th>duration</th></tr>"
+            '<table id="unobserved"><tr><th>from</th><th>to</th><th>duration</th></tr>'
             + "".join(
                 f"<tr><td>{g['start']}</td><td>{g['end']}</td><td>{seconds(g['seconds'])}</td></tr>"
                 for g in document["unobserved"]
@@ -390,7 +390,7 @@ def render_html(document: dict) -> str:
         )
         body.append(
             f"<p class=note>The chart: {escape(last_day)}. Successful steps, exact samples "
-            "(ms).</p><table id=latency><tr><th>day</th><th>step</th><th>n</th><th>p50</th>"
+            '(ms).</p><table id="latency"><tr><th>day</th><th>step</th><th>n</th><th>p50</th>'
             f"<th>p95</th><th>p99</th></tr>{rows}</table>"
         )
     if document["tool_failures"]:
