@@ -2,6 +2,7 @@
 spec's sentence, Expected/Actual, the exchange and its tokens decoded, and replay lines that
 run once their variables are set (one is run here against a simulator with the defect)."""
 
+import base64
 import html
 import json
 import os
@@ -10,6 +11,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import httpx
 import pytest
@@ -275,3 +277,98 @@ def test_a_page_of_a_run_without_failures_says_so():
     }
     page = render(summary, None)
     assert "Every MUST holds" in page and 'id="failures"' not in page
+
+
+# What a review found ----------------------------------------------------------------------
+
+
+def test_a_header_after_the_cookie_keeps_the_replay_runnable_in_the_page():
+    """Re-redacted by field name as the page does, a Cookie or Bearer header followed by another
+    header still reads "${VARIABLE}" up to its closing quote, and the line parses."""
+    redact = Redactor()
+    headers = [
+        ("cookie", "AUTH_SESSION_ID=abcdefgh; KC_RESTART=ijklmnop"),
+        ("authorization", "Bearer tok-123456789"),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ]
+    line = command("POST", "https://127.0.0.1:9/login", headers, b"a=b", redact).command
+    assert Redactor().message(line, 10_000) == line
+    assert subprocess.run(["bash", "-n", "-c", line]).returncode == 0
+    assert "content-type: application/x-www-form-urlencoded" in shlex.split(line)
+
+
+def test_a_basic_secret_that_was_form_encoded_says_so():
+    """RFC 6749 §2.3.1: the suite sends the secret form-encoded; a secret with + / = differs
+    from its encoded form, and the variable asks for the encoded one."""
+    secret = "ab+c/d=e f"
+    encoded = f"psc-testkit-basic:{quote_plus(secret)}"
+    header = "Basic " + base64.b64encode(encoded.encode()).decode()
+    redact = Redactor()
+    redact.keep("psc-testkit-basic")
+    replay = command("POST", "https://127.0.0.1:9/token", [("authorization", header)], b"", redact)
+    assert "PSC_CLIENT_SECRET_FORM_ENCODED" in replay.variables
+    words = shlex.split(replay.command)
+    assert "psc-testkit-basic:${PSC_CLIENT_SECRET_FORM_ENCODED}" in words
+    # Set as told, curl's -u sends the credential the suite sent.
+    credential = words[words.index("-u") + 1].replace(
+        "${PSC_CLIENT_SECRET_FORM_ENCODED}", quote_plus(secret)
+    )
+    assert "Basic " + base64.b64encode(credential.encode()).decode() == header
+
+
+def test_odd_requests_give_lines_that_parse_or_say_why_not():
+    redact = Redactor()
+    form = [("content-type", "application/x-www-form-urlencoded")]
+    assert command("POST", "https://h/x", form, b"\x00\x01", redact).command.startswith(
+        "not replayable here: a binary body"
+    )
+    line = command("POST", "https://h/x", form, b"=abc&a=b", redact).command
+    assert "--data-raw =abc" in line and "--data-urlencode a=b" in line
+    redact.add("abcdefghij")
+    replay = command("GET", "https://h/x?path=abcdefghij", [], b"", redact)
+    assert "${VALUE_PATH}" in replay.command and "${PATH}" not in replay.command
+    assert "percent-encoded" in replay.variables["VALUE_PATH"]
+
+
+def test_personal_values_of_any_type_and_tokens_in_pages_are_hidden_before_rendering():
+    recorder = Recorder()
+    claims = {"sub": "x", "family_name": ["Dupontel"], "SubjectNameID": 810012345678}
+    claims["phone_number"] = "+33612345678"
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    token = f"eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln"
+    page = f"<html><p>Dupontel +33612345678</p><input value='{token}'></html>".encode()
+    request = httpx.Request("GET", "https://op.test/page")
+    response = httpx.Response(200, headers={"content-type": "text/html"}, content=page)
+    exchange = recorder.record(request, response, 0.0)
+    rendered = exchange.render(recorder.redact)  # before anything decoded the token
+    shown = rendered + json.dumps(exchange.to_dict(recorder.redact))
+    for value in ("Dupontel", "810012345678", "+33612345678", token):
+        assert value not in shown, value
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s["counts"].update(failed="<script>alert(1)</script>"),
+        lambda s: s.update(requirements=[1]),
+        lambda s: s["requirements"].update({"X-1": "str"}),
+        lambda s: s["requirements"]["OIDCC-3.1.2.1"].update(checks=[["a"]]),
+        lambda s: s["checks"][0].update(check=["a"]),
+        lambda s: s.update(counts=[1], stopped="x", defects="abc", checks=5),
+        lambda s: s["checks"][0].update(evidence=[{"jwts": 5, "replay_variables": [1]}]),
+        lambda s: s["requirements"].update({"OIDCC-3.1²": {"verdict": "passed"}}),
+        lambda s: s["checks"][0].update(requirement=None, message="<b>" * 1000),
+    ],
+)
+def test_a_broken_or_hostile_summary_still_gives_an_escaped_page(change):
+    summary = {
+        "target": "<i>t</i>",
+        "verdict": "verdict: FAILED (exit 1)",
+        "counts": {"failed": 1},
+        "requirement_counts": {"failed": 1},
+        "requirements": {"OIDCC-3.1.2.1": {"level": "MUST", "verdict": "failed", "checks": ["c"]}},
+        "checks": [{"check": "c", "verdict": "failed", "requirement": "OIDCC-3.1.2.1"}],
+    }
+    change(summary)
+    page = render(summary, None)
+    assert "<script>" not in page and "<i>t</i>" not in page and "<b><b>" not in page

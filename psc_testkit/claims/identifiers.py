@@ -40,7 +40,7 @@ ID_TYPES = {  # idNat type prefixes (fact sheet §4.1, PsIdType)
     "8": "RPPS",
     "9": "Etudiant",
 }
-EDIT_ID = re.compile(r"^ANS\d{8,}$")  # sandbox (EDIT) test identities, e.g. ANS20210107161422
+EDIT_ID = re.compile(r"^ANS[0-9]{8,}$")  # sandbox (EDIT) test identities, e.g. ANS20210107161422
 STRUCTURE_STAFF = re.compile(r"^[1-6]\w+/\w+$")  # e.g. 500000001815646/CPAT00045
 POSTAL_CODE = re.compile(r"^(0[1-9]|[1-8]\d|9[0-8])\d{3}$")
 COMMUNE_CODE = re.compile(r"^(0[1-9]|[1-8]\d|2[AB]|9[0-8])\d{3}$")

@@ -61,8 +61,20 @@ SECRET_KEYS = {
     "nonce",
     "code_challenge",
 }
-# Personal data of the health professional (fact sheet §3): never in a report.
+# Personal data of the health professional (fact sheet §3), and OpenID Connect's standard
+# claims about a person (Core §5.1): never in a report.
 PERSONAL_KEYS = {
+    "middle_name",
+    "nickname",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "phone_number",
+    "address",
+    "formatted",
+    "street_address",
     "sub",
     "SubjectNameID",
     "preferred_username",
@@ -470,10 +482,28 @@ class Redactor:
                 for key, value in current.items():
                     if isinstance(value, str):
                         self._learn_named(str(key), value)
+                    elif str(key) in PERSONAL_KEYS and value is not None:
+                        self._learn_personal_whole(value)  # ["Dupont"], 810012345678, {...}
                     elif isinstance(value, dict | list):
                         stack.append(value)
             elif isinstance(current, list):
                 stack.extend(item for item in current if isinstance(item, dict | list))
+
+    def _learn_personal_whole(self, value: object) -> None:
+        """Every string and number inside a personal member that is not a string: a name
+        given as a list, an idNat as a number, an address as an object."""
+        stack, seen = [value], 0
+        while stack and seen < 10_000:
+            current = stack.pop()
+            seen += 1
+            if isinstance(current, bool) or current is None:
+                continue
+            if isinstance(current, str | int | float):
+                self.add(str(current), "personal")
+            elif isinstance(current, dict):
+                stack.extend(current.values())
+            elif isinstance(current, list):
+                stack.extend(current)
 
     def learn_pairs(self, pairs: list[tuple[str, str]]) -> None:
         for key, value in pairs:
@@ -619,8 +649,11 @@ class Redactor:
                         end -= len(opening)
                     break
             value = text[start:end]
-            if SHELL_VARIABLE.fullmatch(value.rstrip("\"'")):
-                return  # a replay command's "${ACCESS_TOKEN}": what the user sets, no secret
+            variable = SHELL_VARIABLE.match(value)
+            if variable and value[variable.end() :].lstrip()[:1] in ("", '"', "'"):
+                # A replay command's "${ACCESS_TOKEN}" (up to its closing quote, where a header
+                # value read to the end of the line stops): what the user sets, no secret.
+                return
             if end > start and value.strip() and not PLACEHOLDER.fullmatch(value):
                 spans.append((start, end, self.placeholder(decoded)))
 
@@ -913,6 +946,10 @@ class Recorder:
             self.redact.add(body.decode("utf-8", "replace").strip())
         else:
             self.redact.learn_text(body[:65536].decode("utf-8", "replace"))
+        # A JWT anywhere in the body (a page, a nested member) is learnt with its claims now,
+        # before anything renders the exchange: its decoded view shows nothing learnt later.
+        for match in JWT_IN_TEXT.finditer(body[: 1 << 20].decode("utf-8", "replace")):
+            self.redact.add(match.group(0))
 
     def learn_request(self, request: httpx.Request) -> None:
         for name, value in request.headers.multi_items():

@@ -53,10 +53,28 @@ WHAT = {
     "TX": "the tx of the login page the authorization request answered with",
     "STATE": "any random value",
     "NONCE": "any random value",
+    "PSC_CLIENT_SECRET_FORM_ENCODED": (
+        "the client's secret form-urlencoded, as RFC 6749 §2.3.1 puts it in a Basic credential: "
+        "python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))' "
+        "SECRET"
+    ),
+    "BODY": "the value the report hides, JSON-escaped as the body carries it",
 }
+# Variables a shell already gives a meaning: a hidden value named after its field would replace
+# them ("${PATH}"), so such names get a prefix.
+RESERVED = {
+    *("PATH", "HOME", "USER", "SHELL", "PWD", "OLDPWD", "IFS", "PS1", "PS2", "PS4", "LANG"),
+    *("TERM", "UID", "EUID", "PPID", "HOSTNAME", "RANDOM", "SECONDS", "LINENO", "CDPATH"),
+    *("ENV", "MAIL", "OPTARG", "OPTIND", "TMPDIR", "LOGNAME", "EDITOR", "DISPLAY", "GROUPS"),
+}
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")  # what no shell word holds
 SKIPPED_HEADERS = {"host", "content-length", "accept-encoding", "connection", "user-agent"}
 DOUBLE_QUOTED = re.compile(r'["\\$`!]')  # what a shell reads inside "…" (! in bash)
 MAX_COMMAND = 8000  # characters: past this a command is cut, and then not replayable
+
+
+class NotReplayable(Exception):
+    """A request no command line can carry as it was (a binary body)."""
 
 
 @dataclass(frozen=True)
@@ -84,12 +102,12 @@ class _Names:
         self.by_placeholder: dict[str, str] = {}
         self.described: dict[str, str] = {}
 
-    def name(self, placeholder: str, hint: str, shown: bool = True) -> str:
+    def name(self, placeholder: str, hint: str, shown: bool = True, in_url: bool = False) -> str:
         known = self.by_placeholder.get(placeholder)
         if known is not None:
             return known
         base = NAMES.get(hint.lower()) or re.sub(r"[^A-Z0-9]+", "_", hint.upper()).strip("_")
-        if not base or base[0].isdigit():
+        if not base or base[0].isdigit() or base in RESERVED or base.startswith("BASH"):
             base = f"VALUE_{base}".rstrip("_")
         name, n = base, 1
         while name in self.described:
@@ -99,6 +117,8 @@ class _Names:
         what = WHAT.get(base, "the value the report hides")
         if hint.lower().startswith("cookie_"):
             what = f"the {hint[7:]} cookie of a browser logged in at the provider"
+        if in_url:
+            what += ", percent-encoded as it goes in the URL"
         self.described[name] = f"{what}; {placeholder} in the exchange" if shown else what
         return name
 
@@ -107,26 +127,28 @@ class _Names:
 Word = list[tuple[str, str]]  # ("text", literal) | ("var", NAME)
 
 
-def _split(redacted: str, names: _Names, hint: str, shown: bool = True) -> Word:
+def _split(
+    redacted: str, names: _Names, hint: str, shown: bool = True, in_url: bool = False
+) -> Word:
     """Redacted text as a word: each placeholder in it becomes a variable."""
     word: Word = []
     position = 0
     for match in PLACEHOLDER.finditer(redacted):
         if match.start() > position:
             word.append(("text", redacted[position : match.start()]))
-        word.append(("var", names.name(match.group(), hint, shown)))
+        word.append(("var", names.name(match.group(), hint, shown, in_url)))
         position = match.end()
     if position < len(redacted):
         word.append(("text", redacted[position:]))
     return word
 
 
-def _value(value: str, name: str, redact: Redactor, names: _Names) -> Word:
+def _value(value: str, name: str, redact: Redactor, names: _Names, in_url: bool = False) -> Word:
     """A parameter's value: a variable when it is hidden, by name or by what it is."""
     shown = redact(value)
     if is_secret_name(name) and not PLACEHOLDER.fullmatch(shown) and value:
         shown = redact.placeholder(value)
-    return _split(shown, names, name)
+    return _split(shown, names, name, in_url=in_url)
 
 
 def quote(word: Word) -> str:
@@ -154,9 +176,9 @@ def _url(url: str, redact: Redactor, names: _Names) -> Word:
             name, sep, raw = pair.partition("=")
             decoded, value = unquote_plus(name), unquote_plus(raw)
             if sep and raw and (is_secret_name(decoded) or redact(value) != value):
-                # A hidden value: a variable, which goes in as it is (no encoding).
+                # A hidden value: a variable, which goes in as it is, so percent-encoded.
                 word += [*_split(redact(name), names, decoded), ("text", "=")]
-                word += _value(value, decoded, redact, names)
+                word += _value(value, decoded, redact, names, in_url=True)
             else:
                 # The rest as it was on the wire, redacted whole: a secret hidden in a name,
                 # or spelt in an encoding only the wire form shows, is still found.
@@ -179,7 +201,11 @@ def _header(name: str, value: str, redact: Redactor, names: _Names) -> list[str]
             if sep:
                 user = _split(redact(client_id), names, "client_id")
                 # The exchange shows the whole credential hidden, not the secret's own mark.
-                password = _split(redact.placeholder(secret), names, "client_secret", False)
+                # It went form-encoded (RFC 6749 §2.3.1): a secret with + / = % or a space
+                # differs from the profile's, and its variable says so.
+                encoded = unquote_plus(secret) != secret
+                hint = "psc_client_secret_form_encoded" if encoded else "client_secret"
+                password = _split(redact.placeholder(secret), names, hint, False)
                 return ["-u", quote([*user, ("text", ":"), *password])]
         hint = "access_token" if scheme.lower() in ("bearer", "dpop") else name
         token = _split(redact.placeholder(credentials), names, hint) if credentials else []
@@ -197,10 +223,15 @@ def _header(name: str, value: str, redact: Redactor, names: _Names) -> list[str]
 
 def _body(body: bytes, content_type: str, redact: Redactor, names: _Names) -> list[str]:
     text = body.decode("utf-8", "replace")
+    if CONTROL.search(text):
+        raise NotReplayable("a binary body")
     if "x-www-form-urlencoded" in content_type:
         args = []
         for pair in text.split("&"):
             name, sep, raw = pair.partition("=")
+            if not name:  # "=abc": `--data-urlencode =abc` would send "abc"
+                args += ["--data-raw", quote(_split(redact(pair), names, "body"))]
+                continue
             name = unquote_plus(name)
             # curl encodes what follows the first "=": the value goes in decoded.
             value = _value(unquote_plus(raw), name, redact, names) if sep else []
@@ -235,7 +266,10 @@ def command(
             content_type = value.lower()
         words += _header(name, value, redact, names)
     if body:
-        words += _body(body, content_type, redact, names)
+        try:
+            words += _body(body, content_type, redact, names)
+        except NotReplayable as exc:
+            return Replay(f"not replayable here: {exc}")
     line = " ".join(words)
     if redact.holds_learnt(line):
         # Something the pieces did not show as hidden is, seen whole: safe before runnable.

@@ -603,7 +603,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "python": platform.python_version(),
         "target": target.name if target else None,
         "profile": config.getoption("--target"),
-        "revealed_test_identities": bool(config.getoption("--psc-reveal-test-identities")),
+        # What the run did, not what was asked: a refused --reveal revealed nothing.
+        "revealed_test_identities": state.get("harness") is not None
+        and state["harness"].recorder.redact.reveal is not None,
         "discovery_url": redact.message(target.discovery_url) if target else None,
         "defects": config.getoption("--defect"),
         "quirks": config.getoption("--quirk"),

@@ -63,6 +63,15 @@ ORDER = ["failed", "error", "warning", "info", "passed", "skipped"]
 WORDS = {"warning": "warned", "info": "noted", "skipped": "not checked"}
 
 
+def _listed(requirements: list[str], what: str) -> str:
+    """ "2 requirements failed: A, B" (the first six named)."""
+    if not requirements:
+        return ""
+    named = ", ".join(requirements[:6]) + ("…" if len(requirements) > 6 else "")
+    plural = "s" if len(requirements) != 1 else ""
+    return f"{len(requirements)} requirement{plural} {what}: {named}"
+
+
 def _counts(counts: dict, prefix: str) -> str:
     return "".join(
         f'<span class="badge {v}" id="{prefix}-{v}">{escape(WORDS.get(v, v))}: {counts[v]}</span>'
@@ -73,7 +82,8 @@ def _counts(counts: dict, prefix: str) -> str:
 
 def natural(text: str) -> list:
     """A sort key that puts 3.1.3.7-2 before 3.1.3.7-10: numbers compare as numbers."""
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text) if p]
+    parts = re.split(r"([0-9]+)", text)
+    return [(0, int(p), "") if p.isdigit() and p.isascii() else (1, 0, p) for p in parts if p]
 
 
 def anchor(check: str) -> str:
@@ -204,7 +214,79 @@ def _facts(summary: dict) -> str:
     )
 
 
+def _text(value: object, default: str = "") -> str:
+    return value if isinstance(value, str) else default if value is None else str(value)
+
+
+def _dicts(value: object) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _counted(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def clean(summary: dict) -> dict:
+    """summary.json as the page reads it: whoever wrote the file, every field has the type the
+    page expects (a string, a count, a list of objects), so a hostile or broken file yields a
+    page, never a traceback."""
+    checks = []
+    for c in _dicts(summary.get("checks")):
+        evidence = []
+        for e in _dicts(c.get("evidence")):
+            variables = e.get("replay_variables")
+            evidence.append(
+                {
+                    **{k: _text(e.get(k)) for k in ("request", "exchange", "replay")},
+                    "replay_variables": {
+                        _text(k): _text(v)
+                        for k, v in (variables.items() if isinstance(variables, dict) else [])
+                    },
+                    "jwts": [
+                        {k: _text(j.get(k)) for k in ("where", "token", "header", "claims")}
+                        for j in _dicts(e.get("jwts"))
+                    ],
+                }
+            )
+        fields = ("check", "requirement", "level", "verdict", "message", "statement")
+        checks.append({**{k: _text(c.get(k)) for k in fields}, "evidence": evidence})
+    requirements = {}
+    raw = summary.get("requirements")
+    for requirement, entry in raw.items() if isinstance(raw, dict) else []:
+        entry = entry if isinstance(entry, dict) else {}
+        listed = entry.get("checks")
+        requirements[_text(requirement)] = {
+            "level": _text(entry.get("level")),
+            "verdict": _text(entry.get("verdict")),
+            "checks": [_text(n) for n in listed] if isinstance(listed, list) else [],
+        }
+    stopped = summary.get("stopped")
+    return {
+        **{
+            k: _text(summary.get(k), "-")
+            for k in ("target", "profile", "discovery_url", "version", "started", "verdict")
+        },
+        "duration_s": summary.get("duration_s"),
+        "defects": [_text(d) for d in summary.get("defects") or [] if d]
+        if isinstance(summary.get("defects"), list)
+        else [],
+        "quirks": [_text(q) for q in summary.get("quirks") or [] if q]
+        if isinstance(summary.get("quirks"), list)
+        else [],
+        "strict": summary.get("strict") is True,
+        "revealed_test_identities": summary.get("revealed_test_identities") is True,
+        "stopped": {"reason": _text(stopped.get("reason"))} if isinstance(stopped, dict) else None,
+        "counts": _counted(summary.get("counts")),
+        "requirement_counts": _counted(summary.get("requirement_counts")),
+        "requirements": requirements,
+        "checks": checks,
+    }
+
+
 def conformance_section(summary: dict) -> str:
+    summary = clean(summary)
     word = _verdict_word(summary)
     ok = word == "PASSED"
     checks = [c for c in summary.get("checks", []) if isinstance(c, dict)]
@@ -213,17 +295,19 @@ def conformance_section(summary: dict) -> str:
     warned = [c for c in checks if c.get("verdict") == "warning"]
     by_check = {c.get("check"): c for c in checks}
     r = summary.get("requirement_counts") or {}
-    failed_requirements = sorted({str(c.get("requirement")) for c in failing}, key=natural)
+    failed_requirements = sorted(
+        {c["requirement"] for c in failing if c["verdict"] == "failed"}, key=natural
+    )
+    unchecked = sorted(
+        {c["requirement"] for c in failing if c["verdict"] == "error"} - set(failed_requirements),
+        key=natural,
+    )
+    said = [
+        _listed(failed_requirements, "failed"),
+        _listed(unchecked, "could not be checked"),
+    ]
     headline = (
-        "Every MUST holds"
-        if ok
-        else (
-            f"{len(failed_requirements)} requirement{'s' if len(failed_requirements) != 1 else ''}"
-            f" failed: {', '.join(failed_requirements[:6])}"
-            + ("…" if len(failed_requirements) > 6 else "")
-            if failing
-            else str(summary.get("verdict") or word)
-        )
+        "Every MUST holds" if ok else "; ".join(p for p in said if p) or summary["verdict"] or word
     )
     parts = [
         '<section id="conformance"><header id="top">',
