@@ -101,23 +101,18 @@ class Prober:
         self.count += 1
         started_at, started = time.time(), time.perf_counter()
         steps: list[StepRow] = []
-        recorder: Recorder | None = None
         try:
-            run = self._safe if self.level == SAFE else self._login
-            recorder = run(steps)
+            (self._safe if self.level == SAFE else self._login)(steps)
         except _Failed:
-            pass
+            pass  # the step said why, redacted
         except (StopMonitor, KeyboardInterrupt):
             raise
-        except Exception as exc:  # psc-testkit's own failure outside a step
-            steps.append(StepRow("probe", False, 0.0, TOOL, f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:
+            # psc-testkit's own failure outside any step (no redactor knows what it may
+            # quote): only the exception's type is kept.
+            steps.append(StepRow("probe", False, 0.0, TOOL, type(exc).__name__))
         ended = started_at + (time.perf_counter() - started)
         failed = next((s for s in steps if not s.ok), None)
-        if failed is not None and recorder is None:
-            # An exception before the probe's recorder existed: nothing of the target in it,
-            # but a message is still only ever shown redacted.
-            failed = StepRow(failed.name, False, failed.ms, failed.kind, _bare(failed.error))
-            steps[-1] = failed
         outcome = "up" if failed is None else ("tool" if failed.kind == TOOL else "down")
         return ProbeRow(
             started=started_at,
@@ -256,8 +251,3 @@ class Prober:
         finally:
             harness.close()
         return recorder
-
-
-def _bare(text: str | None) -> str:
-    """A message from outside any step: only its exception type, nothing it may quote."""
-    return (text or "").split(":", 1)[0][:80]
