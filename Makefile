@@ -38,6 +38,12 @@ load: $(STAMP)
 profile-check: $(STAMP)
 	$(BIN)/psc-testkit profile check $(if $(LOGIN),--login) --target $(or $(TARGET),targets/simulator.toml)
 
+# Uptime monitor: `make monitor TARGET=targets/psc-bas.toml` probes until Ctrl-C into
+# reports/monitor/; `make monitor ARGS=report` judges the stored series.
+.PHONY: monitor
+monitor: $(STAMP)
+	$(BIN)/psc-testkit monitor $(ARGS) $(if $(TARGET),--target $(TARGET))
+
 simulator: $(STAMP)
 	$(BIN)/psc-testkit simulator $(if $(TARGET),--target $(TARGET)) $(ARGS)
 
