@@ -327,7 +327,7 @@ def conformance_section(summary: dict) -> str:
                 f'<span class="{escape(verdict)}">{escape(WORDS.get(verdict, verdict))}</span> '
                 f"{escape(str(c.get('requirement')))} ({escape(str(c.get('level')))}): "
                 f"<code>{escape(str(c.get('check', '')).split('::')[-1])}</code></a> — "
-                f"{_shown(c.get('message', ''), 240)}</li>"
+                f"{_shown(c['message'].removeprefix('AssertionError: '), 240)}</li>"
             )
         parts.append("</ol></nav>")
     parts.append("</header>")
