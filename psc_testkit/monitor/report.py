@@ -267,7 +267,7 @@ def _day_bars(document: dict) -> str:
     low = min(min(p["uptime"] for _, p in days), target)
     floor = max(0.0, min(low - (1 - low) * 0.2, target - 0.001))
     bar, gap, height = 28, 8, 160
-    width = len(days) * (bar + gap) + 60
+    width = max(960, len(days) * (bar + gap) + 60)  # a few days do not fill the page
 
     def y(v: float) -> float:
         return height - (v - floor) / (1 - floor) * (height - 10)

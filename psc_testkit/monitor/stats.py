@@ -153,9 +153,11 @@ class Verdict:
 
     def text(self) -> str:
         if self.verdict == MET:
-            return f"MET: the {CONFIDENCE:.0%} interval's lower end reaches the target"
+            level = f"{CONFIDENCE * 100:.0f} %"
+            return f"MET: the {level} interval's lower end reaches the target"
         if self.verdict == BREACHED:
-            return f"BREACHED: the {CONFIDENCE:.0%} interval's upper end is below the target"
+            level = f"{CONFIDENCE * 100:.0f} %"
+            return f"BREACHED: the {level} interval's upper end is below the target"
         below = (
             " (measured below the target)"
             if self.ratio is not None and self.ratio < self.target
