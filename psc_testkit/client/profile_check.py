@@ -220,9 +220,10 @@ class ProfileCheck:
         except httpx.HTTPError as exc:
             raise Broken(describe(exc)) from None
         meta = json_body(response)
-        if response.status_code != 200 or meta is None:
-            kind = "a JSON object" if meta is not None else "not a JSON object"
-            raise Broken(f"HTTP {response.status_code}, {kind}")
+        if response.status_code != 200:
+            raise Broken(f"HTTP {response.status_code} (a discovery document is served with 200)")
+        if meta is None:
+            raise Broken("HTTP 200, but not a JSON object")
         issuer = meta.get("issuer")
         prefix = url.split("/.well-known/")[0]
         if not isinstance(issuer, str) or issuer.rstrip("/") != prefix.rstrip("/"):
