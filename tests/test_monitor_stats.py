@@ -3,12 +3,13 @@ verdict and the probes still needed, what each probe stands for, unobserved gaps
 episodes and MTTR; and the period tables of a report built from a store."""
 
 import math
+import sqlite3
 
 import pytest
 
 from psc_testkit.monitor import report, stats
 from psc_testkit.monitor.stats import Probe, clopper_pearson
-from psc_testkit.monitor.store import ProbeRow, StepRow, Store
+from psc_testkit.monitor.store import ProbeRow, StepRow, Store, StoreError
 
 TARGET = 0.99893
 
@@ -172,3 +173,76 @@ def test_a_report_from_a_store_counts_periods_excludes_tool_probes_and_gaps(tmp_
     assert document["latency_ms"]["2026-01-01"]["discovery"]["n"] == 4
     page = report.render_html(document)
     assert 'id="verdict">BREACHED' in page and "<svg" in page and "2026-W01" in page
+
+
+# What a review found ----------------------------------------------------------------------
+
+
+def test_a_probe_that_hangs_longer_than_its_interval_is_down_all_that_time():
+    """A provider that hangs makes each probe last 10 s at a 2 s interval: that is downtime,
+    not time nobody watched."""
+    probes = [Probe(0.0 + 10 * i, "down", 2.0, ended=10.0 * (i + 1)) for i in range(3)]
+    spans = stats.coverage(probes, end=30.0)
+    totals = stats.seconds_by_outcome(spans)
+    assert totals["unobserved"] == 0.0 and totals["down"] == 30.0
+    (episode,) = stats.episodes(probes, end=30.0)
+    assert episode.start == 0.0 and episode.ends == "ongoing"
+
+
+def test_the_time_after_the_last_probe_is_unobserved_once_it_is_late():
+    probes = [Probe(float(i), "up", 1.0, ended=i + 0.1) for i in range(10)]
+    late = stats.seconds_by_outcome(stats.coverage(probes, end=70.0))
+    assert late["unobserved"] == pytest.approx(60.0) and late["up"] == pytest.approx(10.0)
+    now = stats.seconds_by_outcome(stats.coverage(probes, end=10.5))
+    assert now["unobserved"] == 0.0  # a running monitor's last interval is not a gap
+    down = [Probe(0.0, "up", 1.0), Probe(1.0, "down", 1.0)]
+    (episode,) = stats.episodes(down, end=100.0)
+    assert episode.ends == "unobserved" and episode.end == 2.0  # the monitor died during it
+
+
+def _row(started, outcome="up", ended=None):
+    ended = started + 0.1 if ended is None else ended
+    return ProbeRow(started, ended, outcome, "safe", 1.0, (StepRow("discovery", True, 1.0),))
+
+
+def test_one_monitor_at_a_time_per_store_and_other_files_are_left_alone(tmp_path):
+    path = tmp_path / "series.sqlite"
+    first = Store(path)
+    with pytest.raises(StoreError, match="another monitor is writing this series"):
+        Store(path)
+    first.close()
+    Store(path).close()  # the lock went with the first monitor
+    other = tmp_path / "app.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE foo (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="not a monitor store"):
+        Store(other)
+    with pytest.raises(StoreError, match="not a monitor store"):
+        Store(other, create=False)
+    db = sqlite3.connect(other)
+    assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["foo"]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
+    db.close()
+
+
+def test_a_clock_stepping_back_does_not_interleave_the_series(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    store.claim("t", TARGET)
+    store.begin(1.0, "safe", "test")
+    for started in (100.0, 101.0, 102.0, 50.0, 51.0):  # the clock went back 52 s
+        store.add(_row(started, "down" if started > 101 or started < 60 else "up"))
+    starts = [p.started for p in store.probes()]
+    assert starts == sorted(starts) and len(starts) == 5
+    assert len(stats.episodes([p.probe() for p in store.probes()])) == 1
+    store.close()
+
+
+def test_the_command_line_keeps_the_parents_store_and_takes_ipv6_loopback():
+    from psc_testkit.cli import parser
+    from psc_testkit.monitor.command import address
+
+    args = parser().parse_args(["monitor", "--store", "x.sqlite", "report"])
+    assert args.store == "x.sqlite" and args.func.__name__ == "report"
+    assert address("[::1]:9464", allow_remote=False) == ("::1", 9464)

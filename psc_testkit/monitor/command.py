@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import random
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -67,7 +69,8 @@ def address(text: str, allow_remote: bool) -> tuple[str, int]:
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise Usage(f"cannot read --metrics {text!r}: HOST:PORT, e.g. 127.0.0.1:9464")
-    if not allow_remote and not is_loopback(f"http://{host}:{port}"):
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address, bracketed in a URL
+    if not allow_remote and not is_loopback(f"http://{shown}:{port}"):
         raise Usage(
             f"--metrics {text}: not a loopback address; metrics name the target and its "
             "failures: pass --allow-remote to serve them beyond this machine"
@@ -177,6 +180,7 @@ class Monitor:
             from psc_testkit.monitor.metrics import Metrics
 
             metrics = Metrics(self.target.name, STEPS)
+            metrics.interval.labels(self.target.name).set(self.every)
             try:
                 metrics.serve(*self.metrics_at)
             except OSError as exc:
@@ -203,7 +207,14 @@ class Monitor:
         try:
             while not self.stop.is_set() and time.monotonic() < deadline - 0.05:
                 began = time.monotonic()
-                result = self.prober.probe(self.every)
+                try:
+                    result = self.prober.probe(self.every)
+                except probes.StopMonitor as exc:
+                    # No more logins (the account would be locked); availability is still
+                    # watched, at the level that logs nobody in.
+                    print(f"{PREFIX}: {exc}; probing at the safe level from now on", flush=True)
+                    self.prober.level = self.level = probes.SAFE
+                    continue
                 self.store.add(result)
                 self.counts[result.outcome] += 1
                 if metrics is not None:
@@ -215,15 +226,16 @@ class Monitor:
                     self.stop.wait(wait)
             if not self.stop.is_set():
                 self.why = f"--for {self.bound:g} s elapsed"
-        except probes.StopMonitor as exc:
-            print(f"{PREFIX}: stopped: {exc}", file=sys.stderr)
-            self.why, code = "login budget spent", 3
+        except sqlite3.Error as exc:
+            print(f"{PREFIX}: the store cannot be written: {exc}", file=sys.stderr)
+            self.why, code = f"store error: {exc}", 3
         except KeyboardInterrupt:
             self.why = "interrupted twice (the probe in progress is not stored)"
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self.store.end(self.why)
+            with contextlib.suppress(sqlite3.Error):
+                self.store.end(self.why)
             if metrics is not None:
                 metrics.close()
         c = self.counts
@@ -278,10 +290,17 @@ def report(args: argparse.Namespace) -> int:
         return 2
     try:
         document = reports.build(store, since)
+        folder = Path(args.reports) if args.reports else store_path.parent
+        data, page = reports.write(document, folder, store_path.stem)
+    except sqlite3.Error as exc:
+        print(f"{PREFIX} report: {store_path}: not a usable monitor store ({exc})", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = exc.filename or folder
+        print(f"{PREFIX} report: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     finally:
         store.close()
-    folder = Path(args.reports) if args.reports else store_path.parent
-    data, page = reports.write(document, folder, store_path.stem)
     for line in reports.terminal(document):
         print(line)
     print(f"written: {data} and {page}")
@@ -352,15 +371,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="uptime, verdict against the target, episodes, MTTR: JSON, HTML and a summary",
         description=REPORT_DESCRIPTION,
     )
+    # SUPPRESS: `monitor --store X report` keeps X (a sub-parser's default would replace it).
     rep.add_argument(
         "--store",
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="FILE",
         help="the series' SQLite file (default: the --target profile's)",
     )
     rep.add_argument(
         "--target",
-        default=str(DEFAULT_PROFILE),
+        default=argparse.SUPPRESS,
         metavar="FILE",
         help="the profile whose default store to read when --store is not given",
     )

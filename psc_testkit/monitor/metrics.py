@@ -76,6 +76,12 @@ class Metrics:
             ["target"],
             registry=self.registry,
         )
+        self.interval = Gauge(
+            "psc_monitor_interval_seconds",
+            "The monitor's interval between probes: how long a silence is normal",
+            ["target"],
+            registry=self.registry,
+        )
         for outcome in OUTCOMES:
             self.probes.labels(target, outcome)
         for step in steps:

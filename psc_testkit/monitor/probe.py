@@ -92,8 +92,8 @@ class Prober:
         self.level = level
         self.refresh = refresh
         self.count = 0
-        # One budget for the monitor's life: refused logins add up across probes, and the
-        # third one stops the monitor before the provider locks the account.
+        # Refused logins add up across probes until one succeeds: the third in a row stops
+        # logging in (the monitor goes on at the safe level) before the account is locked.
         self.budget = LoginBudget()
 
     def probe(self, interval: float) -> ProbeRow:
@@ -114,6 +114,8 @@ class Prober:
         ended = started_at + (time.perf_counter() - started)
         failed = next((s for s in steps if not s.ok), None)
         outcome = "up" if failed is None else ("tool" if failed.kind == TOOL else "down")
+        if outcome == "up" and self.level != SAFE:
+            self.budget.reasons.clear()  # the credentials work: earlier refusals were passing
         return ProbeRow(
             started=started_at,
             ended=ended,

@@ -118,7 +118,7 @@ def build(store: Store, since: float | None = None, now: float | None = None) ->
             label: period(grouped[label], spans, *bounds[label], target)
             for label in sorted(grouped)
         }
-    found = stats.episodes(probes)
+    found = stats.episodes(probes, end=now)
     document["episodes"] = [
         {
             "start": iso(e.start),

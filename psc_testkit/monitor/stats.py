@@ -190,6 +190,13 @@ class Probe:
     session: str = ""
     first_step: str | None = None  # the first failing step, for a down or tool probe
     error: str | None = None
+    ended: float | None = None  # when it ended: a probe of a hanging provider outlasts its interval
+
+    @property
+    def covers_until(self) -> float:
+        """The end of the time this probe speaks for on its own: one interval, or as long as
+        it ran (a provider that hangs is down all that time, not unwatched)."""
+        return max(self.started + self.interval, self.ended or self.started)
 
 
 @dataclass(frozen=True)
@@ -203,22 +210,41 @@ class Span:
         return max(0.0, self.end - self.start)
 
 
+def _segments(
+    probes: Sequence[Probe], end: float | None = None
+) -> list[tuple[Probe, Span, Span | None]]:
+    """Each probe with the span it stands for and the unobserved span after it, if any."""
+    found: list[tuple[Probe, Span, Span | None]] = []
+    for probe, after in zip(probes, [*probes[1:], None], strict=True):
+        limit = probe.covers_until
+        idle = probe.interval * (GAP_FACTOR - 1)  # how late the next probe may come
+        if after is None:
+            if end is None:
+                found.append((probe, Span(probe.started, limit, probe.outcome), None))
+                continue
+            stop = max(probe.started, min(limit, end))
+            gap = Span(limit, end, "unobserved") if end - limit > idle else None
+            found.append((probe, Span(probe.started, stop, probe.outcome), gap))
+        elif after.started - limit <= idle:
+            found.append((probe, Span(probe.started, after.started, probe.outcome), None))
+        else:
+            gap = Span(limit, after.started, "unobserved")
+            found.append((probe, Span(probe.started, limit, probe.outcome), gap))
+    return found
+
+
 def coverage(probes: Sequence[Probe], end: float | None = None) -> list[Span]:
     """The time line: each probe stands for the time until the next one, as long as that comes
-    within GAP_FACTOR intervals; otherwise it stands for one interval, and the rest, until the
-    next probe, is unobserved (the monitor was stopped, or the machine asleep). The last probe
-    stands for one interval, cut at `end` (the report's now)."""
+    within GAP_FACTOR intervals of its start (or of its end, for a probe that ran longer than
+    an interval); otherwise for one interval (or its run), and the rest, until the next probe,
+    is unobserved (the monitor was stopped, or the machine asleep). The last probe stands for
+    one interval, cut at `end` (the report's now); what is past it, up to `end`, is
+    unobserved too (a monitor that died days ago has not watched since)."""
     spans: list[Span] = []
-    for probe, after in zip(probes, [*probes[1:], None], strict=True):
-        limit = probe.started + probe.interval
-        if after is None:
-            stop = limit if end is None else max(probe.started, min(limit, end))
-            spans.append(Span(probe.started, stop, probe.outcome))
-        elif after.started - probe.started <= GAP_FACTOR * probe.interval:
-            spans.append(Span(probe.started, after.started, probe.outcome))
-        else:
-            spans.append(Span(probe.started, limit, probe.outcome))
-            spans.append(Span(limit, after.started, "unobserved"))
+    for _, own, gap in _segments(probes, end):
+        spans.append(own)
+        if gap is not None:
+            spans.append(gap)
     return spans
 
 
@@ -254,14 +280,12 @@ class Episode:
         return None if self.end is None else self.end - self.start
 
 
-def episodes(probes: Sequence[Probe]) -> list[Episode]:
+def episodes(probes: Sequence[Probe], end: float | None = None) -> list[Episode]:
     """Consecutive down probes. Tool probes neither end nor extend an episode; an unobserved
     gap ends it (what happened meanwhile is unknown), at the gap's start."""
     found: list[Episode] = []
     current: Episode | None = None
-    spans = coverage(probes)
-    gap_starts = {round(s.start, 6): s for s in spans if s.outcome == "unobserved"}
-    for probe in probes:
+    for probe, _, gap in _segments(probes, end):
         if probe.outcome == DOWN:
             if current is None:
                 current = Episode(probe.started, None, probe.first_step, probe.error)
@@ -272,11 +296,9 @@ def episodes(probes: Sequence[Probe]) -> list[Episode]:
         elif probe.outcome == UP and current is not None:
             current.end = probe.started
             current = None
-        if current is not None:
-            gap = gap_starts.get(round(probe.started + probe.interval, 6))
-            if gap is not None:
-                current.end, current.ends = gap.start, "unobserved"
-                current = None
+        if current is not None and gap is not None:
+            current.end, current.ends = gap.start, "unobserved"
+            current = None
     if current is not None:
         current.ends = "ongoing"
     return found

@@ -13,6 +13,8 @@ before they reach here (probe.py), and no token, code or user is ever stored.
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import json
 import os
 import sqlite3
@@ -78,7 +80,13 @@ class ProbeRow:
 
     def probe(self) -> Probe:
         return Probe(
-            self.started, self.outcome, self.interval, self.session, self.first_step, self.error
+            self.started,
+            self.outcome,
+            self.interval,
+            self.session,
+            self.first_step,
+            self.error,
+            self.ended,
         )
 
 
@@ -87,26 +95,54 @@ def default_path(target_name: str, reports: Path = Path("reports")) -> Path:
     return reports / "monitor" / f"{safe or 'target'}.sqlite"
 
 
+TABLES = {"meta", "sessions", "probes", "steps", "unobserved"}
+
+
 class Store:
+    """The series in `path`. `create`: the monitor's store, made when missing, written to, and
+    held by one monitor at a time (a lock file beside it); else a report's, opened read-only.
+    Any file that is not a monitor store is refused before anything is written to it."""
+
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
+        self._lock: int | None = None
         if not create and not path.exists():
             raise StoreError(f"{path}: no such store (run psc-testkit monitor first)")
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at each checkpoint
             if create:
-                self.db.executescript(SCHEMA)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._take_lock()
+            new = create and (not path.exists() or path.stat().st_size == 0)
+            uri = path.resolve().as_uri() + ("" if create else "?mode=ro")
+            self.db = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
             tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: not a monitor store ({exc})") from None
-        if not {"meta", "sessions", "probes", "steps", "unobserved"} <= tables:
-            raise StoreError(f"{path}: not a monitor store (its tables are missing)")
+            if not new and not tables >= TABLES:
+                self.close()
+                raise StoreError(f"{path}: not a monitor store (its tables are missing)")
+            if create:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at each checkpoint
+                self.db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(f"{path}: not a usable monitor store ({exc})") from None
+        except OSError as exc:
+            self.close()
+            raise StoreError(f"{path}: {exc.strerror or exc}") from None
         self.session: str | None = None
         self.interval = 0.0
+
+    def _take_lock(self) -> None:
+        lock = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(
+                f"{self.path}: another monitor is writing this series (its lock is {lock})"
+            ) from None
+        self._lock = fd
 
     # The series -------------------------------------------------------------------------------
 
@@ -154,11 +190,12 @@ class Store:
             )
 
     @staticmethod
-    def _last(db: sqlite3.Connection) -> tuple[float, float, str] | None:
+    def _last(db: sqlite3.Connection) -> Probe | None:
         row = db.execute(
-            "SELECT started, interval, session FROM probes ORDER BY started DESC LIMIT 1"
+            "SELECT started, interval, session, ended, outcome FROM probes "
+            "ORDER BY started DESC LIMIT 1"
         ).fetchone()
-        return (row[0], row[1], row[2]) if row else None
+        return Probe(row[0], row[4], row[1], row[2], ended=row[3]) if row else None
 
     def add(self, probe: ProbeRow) -> int:
         """Write one probe (and, when none came for more than GAP_FACTOR intervals, the
@@ -166,10 +203,20 @@ class Store:
         assert self.session is not None, "begin() a session first"
         with self.transaction():
             last = self._last(self.db)
-            if last is not None and probe.started - last[0] > GAP_FACTOR * last[1]:
+            if last is not None and probe.started < last.started:
+                # The clock stepped back: a probe before the last one would interleave the
+                # series (and split its episodes). Kept at the last one's time, and said.
+                probe = dataclasses.replace(
+                    probe,
+                    started=last.started,
+                    ended=max(probe.ended, last.started),
+                    error=(probe.error or "") + " (clock stepped back)",
+                )
+            idle = (GAP_FACTOR - 1) * last.interval if last is not None else 0.0
+            if last is not None and probe.started - last.covers_until > idle:
                 self.db.execute(
                     "INSERT INTO unobserved VALUES (?, ?, ?, ?)",
-                    (last[0] + last[1], probe.started, last[2], self.session),
+                    (last.covers_until, probe.started, last.session, self.session),
                 )
             cursor = self.db.execute(
                 "INSERT INTO probes (session, started, ended, outcome, level, interval, "
@@ -247,7 +294,12 @@ class Store:
         return _Transaction(self.db)
 
     def close(self) -> None:
-        self.db.close()
+        db = getattr(self, "db", None)
+        if db is not None:
+            db.close()
+        if self._lock is not None:
+            os.close(self._lock)  # the lock goes with it
+            self._lock = None
 
 
 class _Transaction:
