@@ -4,6 +4,8 @@ profile, the app or the run goes wrong."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
@@ -14,10 +16,12 @@ import sys
 import time
 from pathlib import Path
 
+import greenlet
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from psc_testkit.rp.browser import Interruption
 from psc_testkit.rp.plan import PLAN
 from tests.rp_apps import ROOT, free_port, naive_profile
 
@@ -148,27 +152,171 @@ def test_a_run_prints_each_verdict_and_writes_a_signed_report(tmp_path: Path) ->
     assert verify.returncode == 1 and "altered" in verify.stdout
 
 
-@needs_chromium
-def test_an_interrupted_run_keeps_what_it_judged_and_says_incomplete(tmp_path: Path) -> None:
-    reports = tmp_path / "reports"
-    process = subprocess.Popen(
+def _started_rp(tmp_path: Path, reports: Path) -> subprocess.Popen:
+    """`psc-testkit rp` on the naive app, as a terminal starts it: SIGINT at its default even if
+    this test runs where it is ignored (started in the background by a shell), else Python
+    ignores it too and the run goes on to its end; a hang dumps its stacks (SIGABRT)."""
+    return subprocess.Popen(
         [*CLI, "rp", "--app", str(naive_profile(tmp_path)), "--reports", str(reports)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+
+
+def _descendants(pid: int) -> set[tuple[int, str]]:
+    """Every process under `pid` (its start time too: a PID used again is another process)."""
+    parents: dict[int, list[tuple[int, str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append((int(entry.name), fields[19]))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child[0])
+    return found
+
+
+def _still_running(processes: set[tuple[int, str]]) -> list[str]:
+    alive = []
+    for pid, started in processes:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if fields[19] == started and fields[0] != "Z":
+            alive.append(f"{pid} {command.decode(errors='replace')[:120]}")
+    return alive
+
+
+def _interrupt(process: subprocess.Popen, *, before=None, bound: float = 30) -> tuple[str, str]:
+    """SIGINT after the title and two verdicts (`before` first, given the process tree); the
+    run must end within `bound` s and leave no process behind."""
     assert process.stdout is not None
     seen = [process.stdout.readline() for _ in range(3)]  # the title, then two verdicts
     assert seen[2].startswith("PASSED"), seen
+    tree = _descendants(process.pid)
+    if before is not None:
+        before(process.pid)
+    started = time.monotonic()
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 4, err
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: its stacks on stderr
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
+        for line in _still_running(tree):  # what holds its pipes open (a driver shares stderr)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line.split()[0]), signal.SIGKILL)
+        out, err = process.communicate(timeout=10)
+        pytest.fail(f"still running 60 s after SIGINT: {err[-6000:]}")
+    took = time.monotonic() - started
+    assert took < bound, f"{took:.1f} s from SIGINT to exit"
+    time.sleep(0.5)
+    assert _still_running(tree) == []  # the app, the simulator, Playwright's driver, Chromium
+    return out, err
+
+
+@needs_chromium
+def test_an_interrupted_run_keeps_what_it_judged_and_says_incomplete(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    out, err = _interrupt(_started_rp(tmp_path, reports))
     assert "INCOMPLETE" in out and "interrupted (SIGINT)" in out and "Traceback" not in err
     document = json.loads((reports / "rp-report.json").read_text())
     assert document["interrupted"] == "SIGINT" and document["verdict"] == "INCOMPLETE"
     assert 2 <= len(document["tests"]) < len(PLAN)
-    time.sleep(0.5)
-    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
-    assert leftovers.stdout == ""  # the app (its profile path is in the command) is gone
+
+
+@needs_chromium
+def test_an_interrupted_run_ends_even_when_the_browser_no_longer_answers(tmp_path: Path) -> None:
+    """Playwright's driver frozen: no close can return; the driver and Chromium are killed by
+    PID once the grace period is over, and the report is written all the same."""
+    reports = tmp_path / "reports"
+    frozen: list[int] = []
+
+    def freeze_the_driver(pid: int) -> None:
+        drivers = subprocess.run(
+            ["pgrep", "-P", str(pid), "-f", "run-driver"], capture_output=True, text=True
+        ).stdout.split()
+        assert len(drivers) == 1, drivers
+        frozen.append(int(drivers[0]))
+        os.kill(frozen[0], signal.SIGSTOP)
+
+    try:
+        out, err = _interrupt(_started_rp(tmp_path, reports), before=freeze_the_driver)
+    finally:
+        for pid in frozen:  # should the run not have killed it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert "interrupted (SIGINT)" in out and "Traceback" not in err
+    document = json.loads((reports / "rp-report.json").read_text())
+    assert document["interrupted"] == "SIGINT" and len(document["tests"]) >= 2
+
+
+# The handler of SIGINT and SIGTERM, without a browser. Playwright's sync API runs its asyncio
+# loop in a greenlet of its own: a KeyboardInterrupt raised in there can lose a task's wake-up
+# or bytes from the driver's pipe, after which every call (closing included) waits forever.
+
+
+def test_a_signal_in_the_runs_own_code_raises_at_once() -> None:
+    interruption = Interruption()
+    with pytest.raises(KeyboardInterrupt):
+        interruption.handler(signal.SIGTERM, None)
+    assert interruption.signal == "SIGTERM"
+
+
+def test_a_signal_in_playwrights_loop_is_raised_in_the_waiting_code_not_in_the_loop() -> None:
+    interruption = Interruption()
+    loop = asyncio.new_event_loop()
+    went_on: list[str] = []
+
+    async def dispatch() -> None:  # what Playwright's loop runs while the run's code waits
+        interruption.handler(signal.SIGINT, None)  # the signal lands here: nothing raised
+        went_on.append("the interrupted callback finished")
+        await asyncio.sleep(0.05)
+        went_on.append("the loop ran on")
+
+    dispatcher = greenlet.greenlet(lambda: loop.run_until_complete(dispatch()))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dispatcher.switch()  # the run's code waiting in a Playwright call
+        assert interruption.signal == "SIGINT"
+        assert went_on == ["the interrupted callback finished"]
+        dispatcher.switch()  # the next call: the loop is whole and goes on
+        assert went_on[-1] == "the loop ran on" and dispatcher.dead
+    finally:
+        loop.close()
+
+
+def test_once_the_run_winds_up_a_signal_hurries_it_and_raises_nothing() -> None:
+    interruption = Interruption()
+    interruption.winding_up = True
+    interruption.handler(signal.SIGINT, None)
+    assert interruption.hurry.is_set() and interruption.signal == "SIGINT"
+    interruption.check()  # nothing raised either
+
+
+def test_a_sigint_ignored_when_the_command_starts_stays_ignored() -> None:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    term = signal.getsignal(signal.SIGTERM)
+    try:
+        interruption = Interruption()
+        restore = interruption.install()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == interruption.handler
+        restore()
+        assert signal.getsignal(signal.SIGTERM) == term
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, term)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
@@ -57,9 +56,8 @@ def listing() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from psc_testkit.rp.app_profile import AppProfileError, load_app_profile
-    from psc_testkit.rp.engine import RpRunError, run_plan, run_verdict, summary_counts
+    from psc_testkit.rp.browser import Interruption
     from psc_testkit.rp.plan import UnknownTest, select
-    from psc_testkit.rp.report import learn, new_redactor, redactor_for, write
 
     if args.list:
         print(listing())
@@ -76,11 +74,19 @@ def run(args: argparse.Namespace) -> int:
     except (AppProfileError, UnknownTest) as exc:
         print(f"psc-testkit rp: {exc}", file=sys.stderr)
         return 2
+    # SIGINT and SIGTERM end the run within seconds, with what it judged: raised where it is
+    # safe, then, once the run winds up, a second signal only hurries it (never a lost report).
+    interruption = Interruption()
+    restore = interruption.install()
+    try:
+        return _certify(args, app, tests, interruption)
+    finally:
+        restore()
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+def _certify(args: argparse.Namespace, app, tests, interruption) -> int:
+    from psc_testkit.rp.engine import RpRunError, run_plan, run_verdict, summary_counts
+    from psc_testkit.rp.report import learn, new_redactor, redactor_for, write
 
     shown = new_redactor(app)  # what the terminal shows is redacted as the report is
 
@@ -93,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"psc-testkit rp: {app.name} {app.version}, {len(tests)} tests", flush=True)
     out = Path(args.reports)
     try:
-        run_result = run_plan(app, tests, out, progress)
+        run_result = run_plan(app, tests, out, progress, interruption=interruption)
     except RpRunError as exc:
         print(f"psc-testkit rp: {exc}", file=sys.stderr)
         return exc.code
@@ -101,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print("psc-testkit rp: interrupted before the plan started", file=sys.stderr)
         return 4
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        interruption.winding_up = True
     json_path, html_path = write(run_result, len(tests), out, args.sign_key)
     verdict, code = run_verdict(run_result, len(tests))
     counts = ", ".join(

@@ -22,12 +22,14 @@ from playwright.sync_api import Error as PlaywrightError
 from psc_testkit.child import die_with_parent
 from psc_testkit.rp import verdicts
 from psc_testkit.rp.app_profile import AppProfile
-from psc_testkit.rp.browser import AppBrowser, AppUnreachable, Outcome
+from psc_testkit.rp.browser import AppBrowser, AppUnreachable, Interruption, Outcome
 from psc_testkit.rp.plan import EXPIRY, LOGOUT, OBSERVE, REJECT, RpTest
 from psc_testkit.simulator.lies import KEY_ROTATED
 from psc_testkit.simulator.process import SimulatorProcess, SimulatorStartError
 
 READY_TIMEOUT = 30.0
+# The simulator's control API once the run is interrupted (s): it answers at once, or not at all.
+CONTROL_TIMEOUT_INTERRUPTED = 3.0
 
 
 class RpRunError(Exception):
@@ -145,9 +147,13 @@ def run_plan(
     out: Path,
     progress: Callable[[TestResult], None] | None = None,
     simulator: SimulatorProcess | None = None,
+    interruption: Interruption | None = None,
 ) -> RunResult:
     """Run `tests` against `app`; on `simulator` when given (started with `simulator_for` of
-    an app with the same client), else on one started and stopped here."""
+    an app with the same client), else on one started and stopped here. `interruption`, when
+    its handler is installed for SIGINT and SIGTERM (command.py), ends the run within seconds,
+    keeping what was judged."""
+    interruption = interruption or Interruption()
     out.mkdir(parents=True, exist_ok=True)
     shots = out / "screenshots"
     shots.mkdir(exist_ok=True)
@@ -160,6 +166,10 @@ def run_plan(
                 sim.start()
             except SimulatorStartError as exc:
                 raise RpRunError(f"the simulator did not start: {exc}") from None
+            except BaseException:  # interrupted as it started: it goes too
+                interruption.winding_up = True
+                sim.stop()
+                raise
         process: AppProcess | None = None
         try:
             env = app.app_env(sim.issuer, sim.ca or "")
@@ -168,8 +178,11 @@ def run_plan(
                 process = AppProcess(app, env, out / "app.log")
                 process.start(app.app_command(sim.issuer, sim.ca or ""))
                 process.wait_ready(app.ready_url or app.start_url, sim.ca)
-            results, professional, interrupted = _run_tests(app, tests, sim, shots, progress)
+            results, professional, interrupted = _run_tests(
+                app, tests, sim, shots, progress, interruption
+            )
         finally:
+            interruption.winding_up = True  # a signal from here on hurries, raises nothing
             if process is not None:
                 process.stop()
             if simulator is None:
@@ -191,6 +204,7 @@ def _run_tests(
     sim: SimulatorProcess,
     shots: Path,
     progress: Callable[[TestResult], None] | None,
+    interruption: Interruption,
 ) -> tuple[list[TestResult], dict, str | None]:
     control = httpx.Client(base_url=sim.origin, verify=_trust(sim.ca), timeout=10)
     parts = urlsplit(app.start_url)
@@ -211,9 +225,13 @@ def _run_tests(
         every_login: list[list[dict]] = []
         app_urls: list[str] = []  # the app's pages, as the browser loaded them
         judged = verdicts.Control()
+        wallet_origin = sim.wallet.rsplit("/auth", 1)[0]
+        finished = False  # every login test run (no break, no interruption)
         try:
-            with AppBrowser(app, sim.wallet.rsplit("/auth", 1)[0], sim.ca) as browser:
+            with AppBrowser(app, wallet_origin, sim.ca, interruption) as browser:
                 for test in logins:
+                    if interruption.signal:  # noted, whatever became of its exception
+                        raise KeyboardInterrupt
                     began = time.monotonic()
                     early = verdicts.before_login(test, app, judged)
                     if early is not None:
@@ -256,13 +274,22 @@ def _run_tests(
                     results.append(result)
                     if progress:
                         progress(result)
+                else:
+                    finished = True
         except AppUnreachable as exc:
-            raise RpRunError(f"the app cannot be driven: {exc}") from None
+            if not interruption.signal:
+                raise RpRunError(f"the app cannot be driven: {exc}") from None
         except KeyboardInterrupt:
-            interrupted = "SIGINT"
+            if not finished:
+                interrupted = interruption.signal or "SIGINT"
         finally:
+            # An interruption wins over what it became on its way (a Playwright error, the app
+            # "unreachable" as its page was cut short): the run stopped because it was asked to.
+            if interruption.signal and not finished:
+                interrupted = interruption.signal
+            timeout = CONTROL_TIMEOUT_INTERRUPTED if interrupted else None
             with contextlib.suppress(httpx.HTTPError):
-                control.post("/_simulator/lie", json={"lie": None})
+                control.post("/_simulator/lie", json={"lie": None}, **_timeout(timeout))
         if honest:  # what the app sent is judged on the honest login, even if the run stopped
             for test in tests:
                 if test.kind == OBSERVE:
@@ -274,6 +301,10 @@ def _run_tests(
     order = {t.name: i for i, t in enumerate(tests)}
     results.sort(key=lambda r: order[r.test.name])
     return results, professional, interrupted
+
+
+def _timeout(seconds: float | None) -> dict:
+    return {} if seconds is None else {"timeout": seconds}
 
 
 def _first_line(exc: BaseException) -> str:
