@@ -2,12 +2,11 @@
 simulator's own profile (the generic html_form driver), and SHOULD versus --strict."""
 
 import json
-import ssl
 import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+from tests.html_form_profile import SECRET_ENV, html_form_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,40 +22,8 @@ def conformance(*args: str, reports: Path) -> subprocess.CompletedProcess:
 
 
 def test_another_target_with_the_html_form_driver(own_simulator, tmp_path, monkeypatch):
-    monkeypatch.setenv("PSC_TEST_SECRET", "sim-basic-6f1d2c9a4e")
-    context = ssl.create_default_context(cafile=own_simulator.ca)
-    listed = httpx.get(f"{own_simulator.origin}/_simulator/users?limit=3", verify=context).json()
-    users = ", ".join(f'"{u["idNat"]}"' for u in listed["users"])
-    profile = tmp_path / "provider.toml"
-    profile.write_text(f'''
-[target]
-name = "a provider"
-discovery_url = "{own_simulator.issuer}/.well-known/wallet-openid-configuration"
-ca_file = "{own_simulator.ca}"
-scopes = ["openid", "scope_all"]
-acr_values = "eidas1"
-
-[driver]
-name = "html_form"
-users = [{users}]
-[driver.fields]
-idNat = "{{user}}"
-method = "cps"
-
-[[clients]]
-client_id = "psc-testkit-basic"
-auth_method = "client_secret_basic"
-client_secret_env = "PSC_TEST_SECRET"
-redirect_uri = "http://127.0.0.1:8080/callback"
-post_logout_redirect_uri = "http://127.0.0.1:8080/logged-out"
-ciba = true
-
-[[clients]]
-client_id = "psc-testkit-post"
-auth_method = "client_secret_post"
-client_secret = "sim-post-83b7e0f215"
-redirect_uri = "http://127.0.0.1:8080/callback"
-''')
+    monkeypatch.setenv(SECRET_ENV, "sim-basic-6f1d2c9a4e")
+    profile = html_form_profile(own_simulator, tmp_path / "provider.toml")
     result = conformance("--target", str(profile), reports=tmp_path)
     summary = json.loads((tmp_path / "summary.json").read_text())
     bad = [

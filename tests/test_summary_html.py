@@ -22,6 +22,7 @@ from psc_testkit.client.evidence import PLACEHOLDER, Exchange, Recorder, Redacto
 from psc_testkit.client.replay import TlsFiles, command
 from psc_testkit.reports.html import anchor, expected_actual, natural, render
 from tests.conftest import client_context, start
+from tests.html_form_profile import SECRET_ENV, html_form_profile
 from tests.simulator.flows import SECRETS, Sim, pkce_pair
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,33 +139,9 @@ def nonce_defect():
     process.stop()
 
 
-def _profile(process, path: Path) -> Path:
-    listed = httpx.get(
-        f"{process.origin}/_simulator/users?limit=3", verify=client_context(process)
-    ).json()
-    users = ", ".join(f'"{u["idNat"]}"' for u in listed["users"])
-    path.write_text(f'''
-[target]
-name = "a provider with a defect"
-discovery_url = "{process.issuer}/.well-known/wallet-openid-configuration"
-ca_file = "{process.ca}"
-scopes = ["openid", "scope_all"]
-acr_values = "eidas1"
-
-[driver]
-name = "html_form"
-users = [{users}]
-[driver.fields]
-idNat = "{{user}}"
-method = "cps"
-
-[[clients]]
-client_id = "psc-testkit-basic"
-auth_method = "client_secret_basic"
-client_secret = "{SECRETS["psc-testkit-basic"]}"
-redirect_uri = "http://127.0.0.1:8080/callback"
-''')
-    return path
+def _profile(process, path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv(SECRET_ENV, SECRETS["psc-testkit-basic"])  # the runs inherit it
+    return html_form_profile(process, path, "a provider with a defect")
 
 
 def _commands(page: str) -> list[str]:
@@ -184,8 +161,10 @@ def _run(line: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
-def test_replay_lines_in_the_page_run_once_their_variables_are_set(nonce_defect, tmp_path):
-    profile = _profile(nonce_defect, tmp_path / "provider.toml")
+def test_replay_lines_in_the_page_run_once_their_variables_are_set(
+    nonce_defect, tmp_path, monkeypatch
+):
+    profile = _profile(nonce_defect, tmp_path / "provider.toml", monkeypatch)
     command = [sys.executable, "-m", "psc_testkit", "conformance", "--target", str(profile)]
     command += ["--reports", str(tmp_path), "--", "-k", "test_nonce_is_the_one_sent"]
     done = subprocess.run(
@@ -209,7 +188,7 @@ def test_replay_lines_in_the_page_run_once_their_variables_are_set(nonce_defect,
         tokens = sim.token(sim.code()).json()
         cookies = {f"COOKIE_{name}": value for name, value in http.cookies.items()}
         id_nat = sim.user()
-    verifier, challenge = pkce_pair()
+    _, challenge = pkce_pair()  # a challenge the login form never redeems
     # Every line, each with what its variables ask for: the authorization request too.
     assert any("/auth?" in c for c in commands)
     values = {
@@ -242,11 +221,10 @@ def test_replay_lines_in_the_page_run_once_their_variables_are_set(nonce_defect,
             assert "access_token" in json.loads(answer.split("\n\n", 1)[1])
         if line == userinfo_line:
             assert "SubjectNameID" in json.loads(answer.split("\n\n", 1)[1])
-    assert verifier  # the challenge's verifier, unused: the code it would bring is not redeemed
 
 
-def test_reveal_needs_a_sandbox_profile(nonce_defect, tmp_path):
-    profile = _profile(nonce_defect, tmp_path / "provider.toml")
+def test_reveal_needs_a_sandbox_profile(nonce_defect, tmp_path, monkeypatch):
+    profile = _profile(nonce_defect, tmp_path / "provider.toml", monkeypatch)
     command = [sys.executable, "-m", "pytest", str(ROOT / "conformance"), "-p"]
     command += ["psc_testkit.conformance.pytest_plugin", "-p", "no:cacheprovider", "-q"]
     command += ["--target", str(profile), "--summary", str(tmp_path / "s.json")]

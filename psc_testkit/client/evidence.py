@@ -35,7 +35,7 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 import httpx
 
-from psc_testkit.client import jsonsafe
+from psc_testkit.client import jsonsafe, tokens
 
 # Parameters, JSON members and headers whose values are secret. Any name ending in `_token` is
 # one too (logout_token, subject_token...): see is_secret_name.
@@ -892,14 +892,17 @@ def decoded_jwts(exchange: Exchange, redact: Redactor) -> list[dict]:
     def content_type(headers: list[tuple[str, str]]) -> str:
         return next((v.lower() for k, v in headers if k.lower() == "content-type"), "")
 
-    tokens = _jwts_in(exchange.request_body, content_type(exchange.request_headers), "request")
-    tokens += _jwts_in(exchange.response_body, content_type(exchange.response_headers), "response")
+    found = _jwts_in(exchange.request_body, content_type(exchange.request_headers), "request")
+    found += _jwts_in(exchange.response_body, content_type(exchange.response_headers), "response")
     shown = []
-    for where, token in tokens[:MAX_JWTS_SHOWN]:
+    for where, token in found[:MAX_JWTS_SHOWN]:
         redact.add(token)  # learns its claims too: a token found here is hidden like the rest
         parts = token.split(".")
-        header = _jwt_part(parts[0])
-        claims = _jwt_part(parts[1]) if len(parts) == 3 else None
+        try:
+            jws = tokens.decode(token)
+            header, claims = jws.header, jws.claims
+        except tokens.TokenFormatError:  # a JWE (its header only), or not a JWT after all
+            header, claims = _jwt_part(parts[0]), None
         if not isinstance(header, dict):
             continue
         entry = {"where": where, "token": redact.placeholder(token)}

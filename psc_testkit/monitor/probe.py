@@ -41,7 +41,8 @@ UNATTENDED = ("simulator", "html_form", "browser")
 
 
 class StopMonitor(Exception):
-    """Going on would cost more than it tells (the login budget is spent): one line, exit 3."""
+    """Logging in again would cost more than it tells (the login budget is spent): the monitor
+    says so in one line and goes on at the safe level."""
 
 
 class _Failed(Exception):
